@@ -16,6 +16,7 @@ packages=(
   swift swift-proxy swift-account swift-container swift-object python3-swiftclient memcached curl
   # helpers used by tests
   python3 procps
+  tgt
 )
 
 missing=()
