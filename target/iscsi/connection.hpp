@@ -1,0 +1,147 @@
+// One iSCSI connection (and, with MaxConnections=1, its session): login, then the full feature
+// phase. Everything runs on the connection's strand, so its state needs no locks; SCSI commands
+// run as separate coroutines on the same strand so many are in flight at once.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/log.hpp"
+#include "target/iscsi/login.hpp"
+#include "target/iscsi/pdu_reader.hpp"
+#include "target/iscsi/responses.hpp"
+#include "target/iscsi/serial.hpp"
+#include "target/iscsi/target_context.hpp"
+#include "target/scsi/command.hpp"
+
+namespace swiftness::iscsi {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+
+  Connection(boost::asio::ip::tcp::socket socket, TargetContext& ctx);
+  ~Connection();
+
+  void start();
+  // Drops the connection; safe from any thread. In-flight commands finish but answer nobody.
+  void close();
+
+  // For status reporting (copies taken on the strand are not needed: immutable after login).
+  const LoginIdentity& identity() const { return identity_; }
+  std::string peer() const { return peer_; }
+
+ private:
+  struct OutPdu {
+    Bhs bhs;
+    std::vector<std::byte> owned;             // small payloads: sense, text, ping data
+    std::shared_ptr<const std::byte[]> keep;  // a task buffer the data points into
+    std::span<const std::byte> data;          // when empty, `owned` is sent
+    std::array<uint8_t, 4> header_digest{};
+    std::array<uint8_t, 4> data_digest{};
+  };
+
+  struct Burst {
+    uint32_t ttt = 0;
+    uint32_t offset = 0;
+    uint32_t length = 0;
+    uint32_t received = 0;
+  };
+
+  struct Task {
+    uint32_t itt = 0;
+    uint64_t lun = 0;     // as on the wire
+    uint64_t lun_id = 0;  // decoded
+    std::vector<uint8_t> cdb;
+    scsi::TaskAttribute attribute = scsi::TaskAttribute::simple;
+    scsi::DataDirection direction = scsi::DataDirection::none;
+    uint32_t edtl = 0;
+    std::shared_ptr<std::byte[]> buffer;
+    uint32_t buffer_size = 0;
+    uint32_t received = 0;          // Data-Out bytes received
+    uint32_t unsolicited_end = 0;   // the initiator may send [0, unsolicited_end) unasked
+    uint32_t unsolicited_next = 0;  // next expected unsolicited offset
+    uint32_t next_r2t_offset = 0;
+    uint32_t r2t_sn = 0;
+    std::vector<Burst> bursts;  // outstanding R2Ts
+    bool executing = false;
+    bool aborted = false;
+    bool oversize = false;  // EDTL beyond what we buffer: absorb unsolicited data, then fail
+  };
+
+  // I/O
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<void> write_loop();
+  boost::asio::awaitable<void> login_timer();
+  boost::asio::awaitable<void> ping_loop();
+  void queue(OutPdu pdu);
+  void stamp(Bhs& bhs);
+  void send_reject(const Bhs& offending, RejectReason reason);
+
+  // Login phase
+  void handle_login(const Pdu& pdu);
+  void login_complete(const LoginMachine& m);
+
+  // Full feature phase
+  void handle_pdu(Pdu pdu);
+  void dispatch_ordered(Pdu pdu);
+  void handle_scsi_command(Pdu pdu);
+  void handle_data_out(Pdu pdu);
+  void handle_nop_out(Pdu pdu);
+  void handle_text(const Pdu& pdu);
+  void handle_logout(const Pdu& pdu);
+  void handle_tmf(const Pdu& pdu);
+  void send_r2ts(Task& task);
+  void start_execution(const std::shared_ptr<Task>& task);
+  boost::asio::awaitable<void> execute(std::shared_ptr<Task> task);
+  void send_result(Task& task, const scsi::CommandResult& result);
+  void send_check_condition(Task& task, uint8_t key, uint8_t asc, uint8_t ascq);
+  boost::asio::awaitable<void> run_tmf(std::shared_ptr<const Pdu> pdu);
+  boost::asio::awaitable<void> run_logout(std::shared_ptr<const Pdu> pdu);
+  boost::asio::awaitable<void> wait_for_tasks(std::vector<std::shared_ptr<Task>> tasks);
+  std::vector<std::shared_ptr<Task>> abort_tasks(std::optional<uint64_t> lun);
+  uint32_t free_slots() const;
+  void append_send_targets(std::vector<std::byte>& out, std::string_view which);
+
+  TargetContext& ctx_;
+  boost::asio::ip::tcp::socket socket_;
+  Strand strand_;
+  std::string peer_;
+  std::shared_ptr<spdlog::logger> log_;
+  core::RateLimit log_limit_;
+
+  PduReader reader_;
+  std::optional<LoginMachine> login_;
+  bool logged_in_ = false;
+  bool closing_ = false;
+  LoginIdentity identity_;
+  SessionParams params_;
+  std::shared_ptr<scsi::Nexus> nexus_;
+  bool registered_ = false;
+
+  uint32_t stat_sn_ = 0;
+  CmdWindow window_;
+  std::map<uint32_t, Pdu> held_;  // non-immediate PDUs ahead of ExpCmdSN, by CmdSN
+  std::unordered_map<uint32_t, std::shared_ptr<Task>> tasks_;
+  uint32_t next_ttt_ = 1;
+
+  std::deque<OutPdu> out_;
+  bool writing_ = false;
+
+  boost::asio::steady_timer ping_timer_;
+  std::chrono::steady_clock::time_point last_rx_;
+  std::optional<uint32_t> ping_ttt_;
+  std::chrono::steady_clock::time_point ping_sent_;
+};
+
+}  // namespace swiftness::iscsi

@@ -1,0 +1,390 @@
+// The SCSI data path of a connection: SCSI Command, Data-Out, R2T, Data-In, SCSI Response and
+// task management (RFC 7143 §4.2, §11.3-11.8).
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstring>
+
+#include "target/iscsi/connection.hpp"
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace swiftness::iscsi {
+
+using scsi::TmfResponse;
+
+namespace {
+
+// Buffers are allocated per command from EDTL; beyond this an initiator could make us allocate
+// gigabytes with one PDU. It is well above the largest transfer VPD B0 advertises.
+constexpr uint32_t kMaxBuffer = 64u << 20;
+
+constexpr uint32_t kInvalidLun = 0xffffffff;
+
+// SAM-5 4.7: single-level LUNs in peripheral (00b) or flat (01b) addressing.
+uint64_t decode_lun(uint64_t wire) {
+  uint8_t b0 = uint8_t(wire >> 56), b1 = uint8_t(wire >> 48);
+  if ((wire & 0x0000ffffffffffffull) != 0) return kInvalidLun;
+  switch (b0 >> 6) {
+    case 0:
+      return (b0 & 0x3f) == 0 ? b1 : kInvalidLun;
+    case 1:
+      return uint64_t(b0 & 0x3f) << 8 | b1;
+    default:
+      return kInvalidLun;
+  }
+}
+
+scsi::TaskAttribute attribute_of(uint8_t flags) {
+  switch (flags & 7) {
+    case 2:
+      return scsi::TaskAttribute::ordered;
+    case 3:
+      return scsi::TaskAttribute::head_of_queue;
+    case 4:
+      return scsi::TaskAttribute::aca;
+    default:
+      return scsi::TaskAttribute::simple;  // 0 untagged and 1 simple
+  }
+}
+
+}  // namespace
+
+void Connection::handle_scsi_command(Pdu pdu) {
+  const Bhs& b = pdu.bhs;
+  uint8_t flags = b.flags();
+  bool read = flags & 0x40, write = flags & 0x20;
+  uint32_t itt = b.itt();
+  uint32_t imm = uint32_t(pdu.data.size());
+
+  if (tasks_.count(itt)) return send_reject(b, RejectReason::task_in_progress);
+  // Immediate data only when negotiated, within FirstBurstLength and EDTL (RFC 7143 §13.11).
+  uint32_t edtl = b.field32(20);
+  if (imm && (!write || !params_.immediate_data || imm > params_.first_burst_length || imm > edtl))
+    return send_reject(b, RejectReason::protocol_error);
+  if (read && write) {
+    // Bidirectional commands: none of ours takes both directions.
+    auto task = std::make_shared<Task>();
+    task->itt = itt;
+    task->lun = b.lun();
+    return send_check_condition(*task, 0x05, 0x24, 0x00);  // INVALID FIELD IN CDB
+  }
+
+  auto task = std::make_shared<Task>();
+  task->itt = itt;
+  task->lun = b.lun();
+  task->lun_id = decode_lun(b.lun());
+  task->attribute = attribute_of(flags);
+  task->edtl = edtl;
+  task->direction = read    ? scsi::DataDirection::read
+                    : write ? scsi::DataDirection::write
+                            : scsi::DataDirection::none;
+  task->cdb.assign(&b.b[32], &b.b[48]);
+  // Extended CDB AHS (type 1): the CDB continues beyond 16 bytes (RFC 7143 §11.2.2).
+  for (size_t off = 0; off + 4 <= pdu.ahs.size();) {
+    uint16_t len = core::load_be16(&pdu.ahs[off]);
+    uint8_t type = pdu.ahs[off + 2];
+    size_t total = (size_t(len) + 3 + 3) & ~size_t(3);
+    if (off + 3 + len > pdu.ahs.size()) return send_reject(b, RejectReason::protocol_error);
+    if (type == 1 && len > 1)
+      task->cdb.insert(task->cdb.end(), &pdu.ahs[off + 4], &pdu.ahs[off + 3 + len]);
+    off += total;
+  }
+
+  if (!write) {
+    if (read && edtl) {
+      task->buffer_size = std::min(edtl, kMaxBuffer);
+      task->buffer = std::make_shared_for_overwrite<std::byte[]>(task->buffer_size);
+    }
+    tasks_.emplace(itt, task);
+    return start_execution(task);
+  }
+
+  // Write: gather immediate, unsolicited and solicited data into one buffer, then execute.
+  task->unsolicited_end =
+      params_.initial_r2t ? imm : std::max(imm, std::min(edtl, params_.first_burst_length));
+  task->unsolicited_next = imm;
+  task->received = imm;
+  task->next_r2t_offset = task->unsolicited_end;
+  if (edtl > kMaxBuffer) {
+    task->oversize = true;
+  } else if (edtl) {
+    // Small immediate-only writes (the common 4 KiB case) keep the PDU's own buffer: no copy.
+    task->buffer_size = edtl;
+    task->buffer = std::make_shared_for_overwrite<std::byte[]>(edtl);
+    if (imm) std::memcpy(task->buffer.get(), pdu.data.data(), imm);
+  }
+  tasks_.emplace(itt, task);
+  if (task->oversize) {
+    if (task->received >= task->unsolicited_end) {
+      tasks_.erase(itt);
+      send_check_condition(*task, 0x05, 0x24, 0x00);
+    }
+    return;
+  }
+  if (task->received >= edtl) return start_execution(task);
+  send_r2ts(*task);
+}
+
+void Connection::send_r2ts(Task& task) {
+  while (task.bursts.size() < params_.max_outstanding_r2t && task.next_r2t_offset < task.edtl) {
+    Burst burst;
+    burst.ttt = next_ttt_++;
+    if (next_ttt_ == kReservedTag) next_ttt_ = 1;
+    burst.offset = task.next_r2t_offset;
+    burst.length = std::min(params_.max_burst_length, task.edtl - task.next_r2t_offset);
+    task.next_r2t_offset += burst.length;
+    task.bursts.push_back(burst);
+    OutPdu p;
+    p.bhs = make_r2t(task.itt, task.lun, burst.ttt, task.r2t_sn++, burst.offset, burst.length);
+    queue(std::move(p));
+  }
+}
+
+void Connection::handle_data_out(Pdu pdu) {
+  const Bhs& b = pdu.bhs;
+  auto it = tasks_.find(b.itt());
+  if (it == tasks_.end()) {
+    // An aborted task's data may still be on its way; anything else is an initiator bug.
+    return send_reject(b, RejectReason::invalid_pdu_field);
+  }
+  auto task = it->second;
+  if (task->direction != scsi::DataDirection::write || task->executing)
+    return send_reject(b, RejectReason::protocol_error);
+  uint32_t ttt = b.field32(off::kTtt);
+  uint32_t offset = b.field32(40);
+  uint32_t len = uint32_t(pdu.data.size());
+  if (uint64_t(offset) + len > task->edtl) return send_reject(b, RejectReason::protocol_error);
+
+  if (ttt == kReservedTag) {
+    // Unsolicited data: only up to FirstBurstLength, in order (DataPDUInOrder=Yes).
+    if (offset != task->unsolicited_next || offset + len > task->unsolicited_end)
+      return send_reject(b, RejectReason::protocol_error);
+    task->unsolicited_next += len;
+  } else {
+    auto burst = std::find_if(task->bursts.begin(), task->bursts.end(),
+                              [ttt](const Burst& x) { return x.ttt == ttt; });
+    if (burst == task->bursts.end()) return send_reject(b, RejectReason::invalid_pdu_field);
+    if (offset != burst->offset + burst->received || burst->received + len > burst->length)
+      return send_reject(b, RejectReason::protocol_error);
+    burst->received += len;
+    if (burst->received == burst->length) task->bursts.erase(burst);
+  }
+  if (len && task->buffer) std::memcpy(task->buffer.get() + offset, pdu.data.data(), len);
+  task->received += len;
+
+  if (task->oversize) {
+    if (task->received >= task->unsolicited_end) {
+      tasks_.erase(task->itt);
+      send_check_condition(*task, 0x05, 0x24, 0x00);
+    }
+    return;
+  }
+  if (task->received >= task->edtl) return start_execution(task);
+  send_r2ts(*task);
+}
+
+void Connection::start_execution(const std::shared_ptr<Task>& task) {
+  task->executing = true;
+  asio::co_spawn(strand_, execute(task), asio::detached);
+}
+
+awaitable<void> Connection::execute(std::shared_ptr<Task> task) {
+  auto self = shared_from_this();
+  scsi::Command cmd;
+  cmd.nexus = nexus_;
+  cmd.lun = task->lun_id;
+  cmd.cdb = task->cdb;
+  cmd.attribute = task->attribute;
+  cmd.expected_transfer_length = task->edtl;
+  cmd.direction = task->direction;
+  if (task->direction == scsi::DataDirection::write)
+    cmd.data_out =
+        std::span<const std::byte>(task->buffer.get(), task->buffer ? task->received : 0);
+  else if (task->direction == scsi::DataDirection::read)
+    cmd.data_in = std::span<std::byte>(task->buffer.get(), task->buffer_size);
+  scsi::CommandResult result = co_await ctx_.devices->execute(cmd);
+  tasks_.erase(task->itt);
+  if (task->aborted || closing_) co_return;
+  send_result(*task, result);
+}
+
+void Connection::send_result(Task& task, const scsi::CommandResult& result) {
+  // Residuals (RFC 7143 §11.4.5): compare what the command transferred, or wanted to, with EDTL.
+  uint32_t moved = task.direction == scsi::DataDirection::read    ? result.data_in_length
+                   : task.direction == scsi::DataDirection::write ? task.received
+                                                                  : 0;
+  uint32_t wanted = result.full_length ? result.full_length : moved;
+  Residual residual;
+  if (wanted > task.edtl) {
+    residual.overflow = true;
+    residual.count = wanted - task.edtl;
+  } else if (wanted < task.edtl) {
+    residual.underflow = true;
+    residual.count = task.edtl - wanted;
+  }
+  uint8_t status = uint8_t(result.status);
+  uint32_t data_sn = 0;
+  uint32_t length = std::min(result.data_in_length, task.buffer_size);
+  if (task.direction == scsi::DataDirection::read && length) {
+    // Data-In, segmented by the initiator's MaxRecvDataSegmentLength, F at the end of every
+    // MaxBurstLength sequence, status in the last PDU when there is no sense to carry.
+    bool status_in_data = result.sense.empty();
+    uint32_t seg = params_.initiator_max_recv_data_segment_length;
+    uint32_t burst = params_.max_burst_length;
+    std::shared_ptr<const std::byte[]> keep = task.buffer;
+    for (uint32_t off = 0; off < length;) {
+      uint32_t burst_end = std::min(length, (off / burst + 1) * burst);
+      uint32_t n = std::min(seg, burst_end - off);
+      bool last = off + n == length;
+      OutPdu p;
+      p.bhs = make_data_in(task.itt, task.lun, data_sn++, off, n, last || off + n == burst_end,
+                           last && status_in_data, status, residual);
+      p.keep = keep;
+      p.data = std::span<const std::byte>(task.buffer.get() + off, n);
+      queue(std::move(p));
+      off += n;
+    }
+    if (status_in_data) return;
+  }
+  OutPdu p;
+  if (!result.sense.empty()) {
+    // Data segment: SenseLength (2 bytes) then the sense data (RFC 7143 §11.4.7).
+    p.owned.resize(2 + result.sense.size());
+    core::store_be16(reinterpret_cast<uint8_t*>(p.owned.data()), uint16_t(result.sense.size()));
+    std::memcpy(p.owned.data() + 2, result.sense.data(), result.sense.size());
+  }
+  uint32_t exp_data_sn = task.direction == scsi::DataDirection::write ? task.r2t_sn : data_sn;
+  p.bhs = make_scsi_response(task.itt, status, residual, exp_data_sn, uint32_t(p.owned.size()));
+  queue(std::move(p));
+}
+
+void Connection::send_check_condition(Task& task, uint8_t key, uint8_t asc, uint8_t ascq) {
+  scsi::CommandResult r;
+  r.status = scsi::Status::check_condition;
+  // Fixed format sense (SPC-4 4.5.3): the transport only builds it for commands it refuses
+  // before the SCSI layer sees them.
+  r.sense = {0x70, 0, key, 0, 0, 0, 0, 10, 0, 0, 0, 0, asc, ascq, 0, 0, 0, 0};
+  task.direction = scsi::DataDirection::none;
+  send_result(task, r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task management (RFC 7143 §11.5)
+
+std::vector<std::shared_ptr<Connection::Task>> Connection::abort_tasks(
+    std::optional<uint64_t> lun) {
+  std::vector<std::shared_ptr<Task>> running;
+  for (auto it = tasks_.begin(); it != tasks_.end();) {
+    auto& t = it->second;
+    if (lun && t->lun_id != *lun) {
+      ++it;
+      continue;
+    }
+    t->aborted = true;
+    if (t->executing) {
+      running.push_back(t);
+      ++it;
+    } else {
+      it = tasks_.erase(it);  // still waiting for Data-Out: nothing runs, just forget it
+    }
+  }
+  return running;
+}
+
+awaitable<void> Connection::wait_for_tasks(std::vector<std::shared_ptr<Task>> tasks) {
+  // Device I/O cannot be cancelled half way; an aborted task ends when its I/O does. Storage
+  // calls are bounded, so this wait is too, and the deadline keeps a stuck device from
+  // holding the TMF response forever.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  asio::steady_timer t(strand_);
+  for (auto& task : tasks) {
+    while (tasks_.count(task->itt) && tasks_.at(task->itt) == task &&
+           std::chrono::steady_clock::now() < deadline) {
+      t.expires_after(std::chrono::milliseconds(1));
+      co_await t.async_wait(use_awaitable);
+    }
+  }
+}
+
+void Connection::handle_tmf(const Pdu& pdu) {
+  asio::co_spawn(strand_, run_tmf(std::make_shared<const Pdu>(pdu)), asio::detached);
+}
+
+awaitable<void> Connection::run_tmf(std::shared_ptr<const Pdu> pdu) {
+  auto self = shared_from_this();
+  const Bhs& b = pdu->bhs;
+  auto fn = scsi::TmfFunction(b.flags() & 0x7f);
+  uint64_t lun = decode_lun(b.lun());
+  TmfResponse resp = TmfResponse::function_complete;
+  using F = scsi::TmfFunction;
+  switch (fn) {
+    case F::abort_task: {
+      uint32_t rtt = b.field32(20);
+      uint32_t ref_cmd_sn = b.field32(32);
+      auto it = tasks_.find(rtt);
+      if (it != tasks_.end()) {
+        auto task = it->second;
+        task->aborted = true;
+        if (task->executing) {
+          // Not `wait_for_tasks({task})`: GCC 12 miscompiles initializer lists in co_await.
+          std::vector<std::shared_ptr<Task>> one(1, task);
+          co_await wait_for_tasks(std::move(one));
+        } else {
+          tasks_.erase(it);
+        }
+      } else if (!sn_lt(ref_cmd_sn, window_.exp_cmd_sn())) {
+        // RFC 7143 §11.5.1: an unknown task whose RefCmdSN we never received does not exist;
+        // one below ExpCmdSN has completed, and aborting it is complete too.
+        resp = TmfResponse::task_does_not_exist;
+      }
+      break;
+    }
+    case F::abort_task_set:
+    case F::clear_task_set:
+      if (!ctx_.devices->lun_exists(lun)) {
+        resp = TmfResponse::lun_does_not_exist;
+        break;
+      }
+      co_await wait_for_tasks(abort_tasks(lun));
+      break;
+    case F::logical_unit_reset:
+      if (!ctx_.devices->lun_exists(lun)) {
+        resp = TmfResponse::lun_does_not_exist;
+        break;
+      }
+      co_await wait_for_tasks(abort_tasks(lun));
+      resp = ctx_.devices->logical_unit_reset(*nexus_, lun);
+      break;
+    case F::target_warm_reset:
+    case F::target_cold_reset:
+      co_await wait_for_tasks(abort_tasks(std::nullopt));
+      resp = ctx_.devices->target_reset(*nexus_, fn);
+      break;
+    case F::clear_aca:
+      resp = TmfResponse::function_not_supported;
+      break;
+    case F::task_reassign:
+      resp = TmfResponse::task_reassign_not_supported;
+      break;
+    default:
+      resp = TmfResponse::function_rejected;
+      break;
+  }
+  OutPdu p;
+  p.bhs = make_tmf_response(b.itt(), uint8_t(resp));
+  queue(std::move(p));
+  if (fn == F::target_cold_reset && resp == TmfResponse::function_complete) {
+    // SAM-5: a cold reset drops every I_T nexus; the response goes out first.
+    for (auto& c : ctx_.sessions.all())
+      if (c.get() != this) c->close();
+    closing_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+  }
+}
+
+}  // namespace swiftness::iscsi
