@@ -28,6 +28,10 @@ struct PutOptions {
   std::optional<int64_t> delete_at;     // X-Delete-At, seconds since the epoch
   std::optional<int64_t> delete_after;  // X-Delete-After, seconds
   Metadata metadata;
+  // MD5 hex of the body when the caller already has it (sent as the ETag, which Swift verifies:
+  // a mismatch is 422 unprocessable); empty = the store computes it. Added last, so aggregate
+  // initialisers written before it stay valid.
+  std::string etag;
 };
 
 struct ByteRange {
