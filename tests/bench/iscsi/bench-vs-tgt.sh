@@ -201,28 +201,52 @@ echo "bench-vs-tgt: LUN $((size_bytes >> 20)) MiB, blocks of $block_size bytes; 
 echo "bench-vs-tgt: tgt at $tgt_url"
 [ -z "$sw_url" ] || echo "bench-vs-tgt: swiftness at $sw_url"
 
+# CPU seconds (user + system, all threads) a process has used so far; fields 14 and 15 of
+# /proc/PID/stat, counted after the ")" that ends the command name.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+clk_tck=$(getconf CLK_TCK)
+
 run_one() {  # target-name url rw bs qd round [extra...]
   local name=$1 url=$2 rw=$3 bs=$4 qd=$5 round=$6
   shift 6
-  local line
+  local pid line t0 t1 c0 c1 rss
+  pid=$(pid_of "$name")
+  t0=$(date +%s.%N)
+  c0=$(cpu_ticks "$pid")
   if ! line=$("$loadgen" "$url" --rw "$rw" --bs "$bs" --qd "$qd" "$@" \
       --label "target=$name;round=$round" 2>>"$work/loadgen.log" | tail -1); then
     echo "bench-vs-tgt: loadgen failed against $name ($rw $bs qd $qd); see loadgen.log" >&2
     tail -3 "$work/loadgen.log" >&2
     return 1
   fi
-  echo "$line" >>"$results"
+  c1=$(cpu_ticks "$pid")
+  t1=$(date +%s.%N)
+  rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+  # The target's CPU per GiB moved: cores it kept busy during the run, divided by the measured
+  # throughput (steady state assumed; ramp and login are in the CPU time, a small bias).
   python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
-print("  %-9s %-9s %5s qd %-3d %9.0f IOPS %8.1f MB/s  p50 %7.0f us  p99 %7.0f us" % (
-    sys.argv[2], r["rw"], "4k" if r["bs"] == 4096 else "%dk" % (r["bs"] // 1024), r["qd"],
-    r["iops"], r["mbps"], r["lat_p50_us"], r["lat_p99_us"]))' "$line" "$name"
+cpu_s = (float(sys.argv[3]) - float(sys.argv[2])) / float(sys.argv[6])
+wall = float(sys.argv[5]) - float(sys.argv[4])
+r["target_cpu_cores"] = round(cpu_s / wall, 3)
+gib_per_s = r["mbps"] * 1e6 / 2**30
+r["target_cpu_s_per_gib"] = round(cpu_s / wall / gib_per_s, 3) if gib_per_s > 0 else None
+r["target_rss_mib"] = round(int(sys.argv[7]) / 1024, 1)
+print(json.dumps(r, separators=(",", ":")))' "$line" "$c0" "$c1" "$t0" "$t1" "$clk_tck" "$rss" \
+    >>"$results"
+  tail -1 "$results" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print("  %-9s %-9s %5s qd %-3d %9.0f IOPS %8.1f MB/s  p50 %7.0f us  p99 %7.0f us  cpu %4.2f cores" % (
+    sys.argv[1], r["rw"], "4k" if r["bs"] == 4096 else "%dk" % (r["bs"] // 1024), r["qd"],
+    r["iops"], r["mbps"], r["lat_p50_us"], r["lat_p99_us"], r["target_cpu_cores"]))' "$name"
 }
 
 targets=(tgt)
 [ -z "$sw_url" ] || targets+=(swiftness)
 url_of() { if [ "$1" = tgt ]; then echo "$tgt_url"; else echo "$sw_url"; fi; }
+pid_of() { if [ "$1" = tgt ]; then echo "$tgt_pid"; else echo "$sw_pid"; fi; }
 
 # Fill both LUNs once, so reads hit written blocks (and tgt's file is no longer sparse).
 for t in "${targets[@]}"; do

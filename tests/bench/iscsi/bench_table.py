@@ -57,6 +57,22 @@ def main(path):
             a, b = med(key, "tgt", "lat_p99_us"), med(key, "swiftness", "lat_p99_us")
             row.append(f"{b / a:.2f}x" if a and b else "-")
         print("| " + " | ".join(row) + " |")
+    if any("target_cpu_s_per_gib" in r for v in runs.values() for r in v):
+        print("\nTarget cost: CPU seconds per GiB moved and resident memory (median of rounds)\n")
+        head = ["test", "QD"]
+        for t in targets:
+            head += [f"{t} CPU s/GiB", f"{t} RSS MiB"]
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for key in order:
+            rw, bs, qd = key
+            size = "4 KiB" if bs == 4096 else ("1 MiB" if bs == 1 << 20 else f"{bs} B")
+            row = [f"{size} {rw}", str(qd)]
+            for t in targets:
+                for field, fmt in (("target_cpu_s_per_gib", "{:.2f}"), ("target_rss_mib", "{:.0f}")):
+                    rs = [r[field] for r in runs.get((key, t), []) if r.get(field) is not None]
+                    row.append(fmt.format(statistics.median(rs)) if rs else "-")
+            print("| " + " | ".join(row) + " |")
     rounds = max((len(v) for v in runs.values()), default=0)
     print(f"\nMedian of {rounds} round(s) per cell. Ratios are swiftness / tgt.")
     cpu = max((r["client_cpu_pct"] for v in runs.values() for r in v), default=0)
