@@ -158,8 +158,10 @@ if [ -n "$swiftness_bin" ]; then
   mkdir -p "$work/swiftness"
   if [ -z "$swiftness_config" ]; then
     swiftness_config="$work/swiftness.yaml.in"
-    # The issue 2 format: target IQN, portals, LUNs with backend: file, path, size, block_size.
+    # config/config.cpp's format. Logging at warn, as tgtd logs next to nothing by default.
     cat >"$swiftness_config" <<'YAML'
+state_dir: @DIR@/state
+log_level: warn
 target:
   iqn: @IQN@
   portals:
