@@ -319,8 +319,9 @@ std::string describe_failure(iscsi_context* ctx, int status, const scsi_task* ta
   }
   if (status == SCSI_STATUS_ERROR || status == SCSI_STATUS_CANCELLED ||
       status == SCSI_STATUS_TIMEOUT) {
+    // libiscsi keeps one error string per context, which may predate this failure.
     const char* why = ctx != nullptr ? iscsi_get_error(ctx) : "";
-    return fmt::format("{}{}{}", status_name(status), *why ? ": " : "", why);
+    return fmt::format("{}{}{}", status_name(status), *why ? "; libiscsi's last error: " : "", why);
   }
   return fmt::format("SCSI status {} (0x{:02x})", status_name(status), status);
 }

@@ -12,16 +12,19 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
+#include "tests/bench/iscsi/ack_log.hpp"
 #include "tests/bench/iscsi/block_pattern.hpp"
 #include "tests/bench/iscsi/cli_util.hpp"
 #include "tests/bench/iscsi/io_plan.hpp"
 #include "tests/bench/iscsi/iscsi_session.hpp"
+#include "tests/bench/iscsi/rwverify_runner.hpp"
 
 extern "C" {
 #include <iscsi/iscsi.h>
@@ -52,208 +55,12 @@ struct Options {
   bool no_sync = false;
   int max_report = 10;
   bool quiet = false;
+  uint64_t passes = 1;
+  uint64_t sync_every = 0;
+  std::string ack_log;
 };
 
 using Clock = std::chrono::steady_clock;
-
-class Runner;
-
-// One command slot: its buffer lives as long as the runner, so libiscsi may keep pointing at it
-// until the command completes (libiscsi does not copy write data, and reads land in `iov`).
-struct Slot {
-  Runner* runner = nullptr;
-  std::unique_ptr<std::byte[], decltype(&std::free)> buffer{nullptr, &std::free};
-  scsi_iovec iov{};
-  scsi_task* task = nullptr;
-  PlannedIo io;
-  bool is_write = false;
-  bool is_sync = false;
-};
-
-class Runner {
- public:
-  Runner(std::unique_ptr<IscsiSession> session, const Options& opts, BlockPattern pattern,
-         uint32_t max_blocks)
-      : session_(std::move(session)), opts_(opts), pattern_(pattern) {
-    slots_.resize(static_cast<size_t>(opts.qd));
-    const size_t bytes = size_t{max_blocks} * pattern.block_size();
-    for (Slot& s : slots_) {
-      s.runner = this;
-      void* p = nullptr;
-      if (posix_memalign(&p, 4096, bytes) != 0) std::abort();
-      s.buffer.reset(static_cast<std::byte*>(p));
-    }
-  }
-
-  // Dropping the session completes whatever is still in flight (CANCELLED) through our callbacks,
-  // so it must happen while the slots still exist.
-  ~Runner() {
-    failed_ = true;  // no resubmission from those callbacks
-    session_.reset();
-  }
-  Runner(const Runner&) = delete;
-  Runner& operator=(const Runner&) = delete;
-
-  IscsiSession& session() { return *session_; }
-
-  // Issues every planned command with up to qd in flight; returns false on a command failure.
-  bool run(const std::vector<PlannedIo>& plan, bool is_write) {
-    plan_ = &plan;
-    next_ = 0;
-    is_write_ = is_write;
-    for (Slot& s : slots_) {
-      if (!submit_next(s)) break;
-    }
-    return drain();
-  }
-
-  // SYNCHRONIZE CACHE (10) over the whole medium: SBC-3 5.22, LBA 0 with NUMBER OF LOGICAL
-  // BLOCKS 0 means "to the end of the medium".
-  bool synchronize_cache() {
-    Slot& s = slots_[0];
-    s.is_sync = true;
-    s.is_write = false;
-    s.task = iscsi_synchronizecache10_task(session_->ctx(), session_->lun(), 0, 0, 0, 0,
-                                           &Runner::on_complete, &s);
-    if (s.task == nullptr) {
-      fail(fmt::format("SYNCHRONIZE CACHE (10): cannot queue: {}", session_->last_error()));
-      return false;
-    }
-    ++outstanding_;
-    return drain();
-  }
-
-  uint64_t commands() const { return commands_; }
-  uint64_t bytes() const { return bytes_; }
-  uint64_t count10() const { return count10_; }
-  uint64_t count16() const { return count16_; }
-  uint64_t count_fua() const { return count_fua_; }
-  uint64_t bad_blocks() const { return bad_blocks_; }
-  bool failed() const { return failed_; }
-  int peak_in_flight() const { return peak_in_flight_; }
-  void reset_counters() { commands_ = bytes_ = count10_ = count16_ = count_fua_ = 0; }
-
- private:
-  static void on_complete(iscsi_context* ctx, int status, void* /*command_data*/, void* priv) {
-    auto* slot = static_cast<Slot*>(priv);
-    slot->runner->complete(ctx, *slot, status);
-  }
-
-  bool submit_next(Slot& s) {
-    if (failed_ || next_ >= plan_->size()) return false;
-    s.io = (*plan_)[next_++];
-    s.is_write = is_write_;
-    s.is_sync = false;
-    const uint32_t bs = pattern_.block_size();
-    const uint32_t len = s.io.blocks * bs;
-    iscsi_context* ctx = session_->ctx();
-    const int lun = session_->lun();
-    if (is_write_) {
-      pattern_.fill(s.io.lba, {s.buffer.get(), len});
-      auto* data = reinterpret_cast<unsigned char*>(s.buffer.get());
-      s.task = s.io.use16 ? iscsi_write16_task(ctx, lun, s.io.lba, data, len, bs, 0, 0, s.io.fua, 0,
-                                               0, &Runner::on_complete, &s)
-                          : iscsi_write10_task(ctx, lun, static_cast<uint32_t>(s.io.lba), data, len,
-                                               bs, 0, 0, s.io.fua, 0, 0, &Runner::on_complete, &s);
-    } else {
-      // Poison the buffer so a short or missing Data-In cannot pass for the previous contents.
-      std::memset(s.buffer.get(), 0xa5, len);
-      s.iov.iov_base = s.buffer.get();
-      s.iov.iov_len = len;
-      s.task = s.io.use16
-                   ? iscsi_read16_iov_task(ctx, lun, s.io.lba, len, bs, 0, 0, 0, 0, 0,
-                                           &Runner::on_complete, &s, &s.iov, 1)
-                   : iscsi_read10_iov_task(ctx, lun, static_cast<uint32_t>(s.io.lba), len, bs, 0, 0,
-                                           0, 0, 0, &Runner::on_complete, &s, &s.iov, 1);
-    }
-    if (s.task == nullptr) {
-      fail(fmt::format("{}: cannot queue: {}", op_name(s), session_->last_error()));
-      return false;
-    }
-    ++outstanding_;
-    return true;
-  }
-
-  void complete(iscsi_context* ctx, Slot& s, int status) {
-    --outstanding_;
-    scsi_task* task = s.task;
-    s.task = nullptr;
-    if (status != SCSI_STATUS_GOOD) {
-      fail(fmt::format("{}: {}", op_name(s), describe_failure(ctx, status, task)));
-    } else if (!s.is_sync) {
-      const uint32_t len = s.io.blocks * pattern_.block_size();
-      if (task->residual_status != SCSI_RESIDUAL_NO_RESIDUAL) {
-        fail(fmt::format(
-            "{}: unexpected residual {} of {} bytes ({})", op_name(s), task->residual, len,
-            task->residual_status == SCSI_RESIDUAL_UNDERFLOW ? "underflow" : "overflow"));
-      } else {
-        ++commands_;
-        bytes_ += len;
-        ++(s.io.use16 ? count16_ : count10_);
-        if (s.is_write && s.io.fua) ++count_fua_;
-        if (!s.is_write) check(s, len);
-      }
-    }
-    if (task != nullptr) scsi_free_scsi_task(task);
-    if (!s.is_sync) submit_next(s);
-  }
-
-  void check(const Slot& s, uint32_t len) {
-    const uint32_t bs = pattern_.block_size();
-    for (uint32_t i = 0; i < s.io.blocks; ++i) {
-      std::span<const std::byte> block{s.buffer.get() + size_t{i} * bs, bs};
-      uint64_t bad_lba = 0;
-      std::string detail;
-      if (pattern_.verify(s.io.lba + i, block, &bad_lba, &detail) == 0) continue;
-      if (static_cast<int>(bad_blocks_) < opts_.max_report) {
-        std::fprintf(stderr, "iscsi-rwverify: MISMATCH (%s) %s\n", op_name(s).c_str(),
-                     detail.c_str());
-      }
-      ++bad_blocks_;
-    }
-    (void)len;
-  }
-
-  // Waits for every outstanding command; false if any failed.
-  bool drain() {
-    std::string error;
-    while (outstanding_ > 0) {
-      if (!session_->service(1000, &error)) {
-        fail(error);
-        return false;
-      }
-      // Commands sent and not yet answered: shows the target really had qd commands at once
-      // (libiscsi holds back what the target's MaxCmdSN window does not admit).
-      peak_in_flight_ = std::max(peak_in_flight_, iscsi_queue_length(session_->ctx()));
-    }
-    return !failed_;
-  }
-
-  void fail(const std::string& message) {
-    if (!failed_) std::fprintf(stderr, "iscsi-rwverify: FAILED %s\n", message.c_str());
-    failed_ = true;
-  }
-
-  std::string op_name(const Slot& s) const {
-    if (s.is_sync) return "SYNCHRONIZE CACHE (10)";
-    return fmt::format("{} ({}){} LBA {} blocks {}", s.is_write ? "WRITE" : "READ",
-                       s.io.use16 ? 16 : 10, s.is_write && s.io.fua ? " FUA" : "", s.io.lba,
-                       s.io.blocks);
-  }
-
-  std::unique_ptr<IscsiSession> session_;
-  const Options& opts_;
-  BlockPattern pattern_;
-  std::vector<Slot> slots_;
-  const std::vector<PlannedIo>* plan_ = nullptr;
-  size_t next_ = 0;
-  bool is_write_ = false;
-  int outstanding_ = 0;
-  bool failed_ = false;
-  uint64_t commands_ = 0, bytes_ = 0, count10_ = 0, count16_ = 0, count_fua_ = 0;
-  uint64_t bad_blocks_ = 0;
-  int peak_in_flight_ = 0;
-};
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -266,6 +73,10 @@ int run(const Options& o) {
   }
   if (o.qd < 1 || o.qd > 1024) {
     std::fprintf(stderr, "iscsi-rwverify: --qd must be in 1..1024\n");
+    return kExitUsage;
+  }
+  if (o.passes != 1 && !o.write_only) {
+    std::fprintf(stderr, "iscsi-rwverify: --passes needs --write-only\n");
     return kExitUsage;
   }
   CdbChoice cdb;
@@ -296,8 +107,17 @@ int run(const Options& o) {
                  o.xfer.c_str());
     return kExitUsage;
   }
-
+  // --verify-only --ack-log: check exactly what an earlier run logged as durable.
+  std::optional<AckLog> log;
   std::string error;
+  if (o.verify_only && !o.ack_log.empty()) {
+    log = read_ack_log(o.ack_log, &error);
+    if (!log) {
+      std::fprintf(stderr, "iscsi-rwverify: %s\n", error.c_str());
+      return kExitUsage;
+    }
+  }
+
   auto session = IscsiSession::connect(o.connect, &error);
   if (!session) {
     std::fprintf(stderr, "iscsi-rwverify: %s\n", error.c_str());
@@ -307,8 +127,10 @@ int run(const Options& o) {
   std::vector<uint32_t> sizes_in_blocks;
   uint32_t max_blocks = 0;
   for (uint64_t size : *sizes) {
-    if (size == 0 || size % bs != 0 || size / bs > 0xffffffffULL) {
-      std::fprintf(stderr, "iscsi-rwverify: --xfer %s is not a multiple of the block size %u\n",
+    if (size == 0 || size % bs != 0 || size / bs > 0xffff) {
+      std::fprintf(stderr,
+                   "iscsi-rwverify: --xfer %s is not a multiple of the block size %u (or is "
+                   "more than 65535 blocks)\n",
                    size_name(size).c_str(), bs);
       return kExitUsage;
     }
@@ -332,24 +154,67 @@ int run(const Options& o) {
                  static_cast<unsigned long long>(session->num_blocks()));
     return kExitUsage;
   }
+  uint64_t seed = o.seed;
+  std::vector<PlannedIo> log_plan;
+  if (log) {
+    if (log->block_size != bs) {
+      std::fprintf(stderr, "iscsi-rwverify: %s was written with %u-byte blocks, the LUN has %u\n",
+                   o.ack_log.c_str(), log->block_size, bs);
+      return kExitUsage;
+    }
+    seed = log->seed;
+    for (const LbaRange& e : log->extents) {
+      if (e.lba + e.blocks > session->num_blocks() || e.blocks > 0xffff) {
+        std::fprintf(stderr, "iscsi-rwverify: %s: extent %llu+%llu does not fit the LUN\n",
+                     o.ack_log.c_str(), static_cast<unsigned long long>(e.lba),
+                     static_cast<unsigned long long>(e.blocks));
+        return kExitUsage;
+      }
+      PlannedIo io;
+      io.lba = e.lba;
+      io.blocks = static_cast<uint32_t>(e.blocks);
+      io.use16 = cdb == CdbChoice::k16 || (cdb == CdbChoice::kMixed && log_plan.size() % 2) ||
+                 io.lba + io.blocks > (uint64_t{1} << 32);
+      log_plan.push_back(io);
+      max_blocks = std::max(max_blocks, io.blocks);
+    }
+  }
   if (!o.quiet) {
-    std::printf(
-        "iscsi-rwverify: %s LUN %d at %s: %llu blocks of %u bytes; range %llu:%llu (%s), "
-        "xfer %s, qd %d, seed %llu\n",
-        session->target().c_str(), session->lun(), session->portal().c_str(),
-        static_cast<unsigned long long>(session->num_blocks()), bs,
-        static_cast<unsigned long long>(range.lba), static_cast<unsigned long long>(range.blocks),
-        size_name(range.blocks * bs).c_str(), o.xfer.c_str(), o.qd,
-        static_cast<unsigned long long>(o.seed));
+    if (log) {
+      std::printf("iscsi-rwverify: %s LUN %d at %s: verifying the %zu extents in %s, seed %llu\n",
+                  session->target().c_str(), session->lun(), session->portal().c_str(),
+                  log_plan.size(), o.ack_log.c_str(), static_cast<unsigned long long>(seed));
+    } else {
+      std::printf(
+          "iscsi-rwverify: %s LUN %d at %s: %llu blocks of %u bytes; range %llu:%llu (%s), "
+          "xfer %s, qd %d, seed %llu\n",
+          session->target().c_str(), session->lun(), session->portal().c_str(),
+          static_cast<unsigned long long>(session->num_blocks()), bs,
+          static_cast<unsigned long long>(range.lba), static_cast<unsigned long long>(range.blocks),
+          size_name(range.blocks * bs).c_str(), o.xfer.c_str(), o.qd,
+          static_cast<unsigned long long>(seed));
+    }
   }
 
-  BlockPattern pattern(o.seed, bs);
-  Runner runner(std::move(session), o, pattern, max_blocks);
+  std::unique_ptr<AckLogWriter> ack_writer;
+  if (!o.verify_only && !o.ack_log.empty()) {
+    ack_writer = AckLogWriter::create(o.ack_log, seed, bs, &error);
+    if (!ack_writer) {
+      std::fprintf(stderr, "iscsi-rwverify: %s\n", error.c_str());
+      return kExitUsage;
+    }
+  }
+  RunnerOptions ropts;
+  ropts.qd = o.qd;
+  ropts.max_report = o.max_report;
+  ropts.sync_every = o.sync_every;
+  ropts.ack_log = ack_writer.get();
+  Runner runner(std::move(session), ropts, BlockPattern(seed, bs), max_blocks);
   PlanSpec spec;
   spec.first_lba = range.lba;
   spec.blocks = range.blocks;
   spec.sizes_in_blocks = sizes_in_blocks;
-  spec.seed = o.seed;
+  spec.seed = seed;
   spec.cdb = cdb;
 
   if (!o.verify_only) {
@@ -357,41 +222,44 @@ int run(const Options& o) {
     spec.fua = fua;
     const auto plan = make_plan(spec);
     const auto t0 = Clock::now();
-    if (!runner.run(plan, /*is_write=*/true)) return kExitCommand;
+    for (uint64_t pass = 0; o.passes == 0 || pass < o.passes; ++pass) {
+      if (!runner.write(plan)) return kExitCommand;
+    }
     if (!o.no_sync && !runner.synchronize_cache()) return kExitCommand;
     const double secs = seconds_since(t0);
     if (!o.quiet) {
       std::printf(
           "iscsi-rwverify: wrote %llu commands (%llu WRITE(10), %llu WRITE(16), %llu FUA), %s, "
-          "in %.2f s (%.1f MB/s)%s\n",
+          "in %.2f s (%.1f MB/s), %llu SYNCHRONIZE CACHE%s\n",
           static_cast<unsigned long long>(runner.commands()),
           static_cast<unsigned long long>(runner.count10()),
           static_cast<unsigned long long>(runner.count16()),
           static_cast<unsigned long long>(runner.count_fua()), size_name(runner.bytes()).c_str(),
-          secs, runner.bytes() / secs / 1e6, o.no_sync ? "" : ", then SYNCHRONIZE CACHE");
+          secs, runner.bytes() / secs / 1e6, static_cast<unsigned long long>(runner.syncs()),
+          ack_writer ? fmt::format(", {} extents logged durable", ack_writer->extents()).c_str()
+                     : "");
     }
     runner.reset_counters();
   }
 
   if (!o.write_only) {
-    spec.phase = 1;  // different cut from the write phase: reads straddle write boundaries
+    spec.phase = 1;  // cut differently from the write phase: reads straddle write boundaries
     spec.fua = FuaChoice::kNever;
-    const auto plan = make_plan(spec);
+    const auto plan = log ? log_plan : make_plan(spec);
     const auto t0 = Clock::now();
-    if (!runner.run(plan, /*is_write=*/false)) return kExitCommand;
+    if (!runner.read_and_verify(plan)) return kExitCommand;
     const double secs = seconds_since(t0);
     if (runner.bad_blocks() != 0) {
-      std::fprintf(
-          stderr, "iscsi-rwverify: FAILED %llu of %llu blocks did not verify (seed %llu)\n",
-          static_cast<unsigned long long>(runner.bad_blocks()),
-          static_cast<unsigned long long>(range.blocks), static_cast<unsigned long long>(o.seed));
+      std::fprintf(stderr, "iscsi-rwverify: FAILED %llu blocks did not verify (seed %llu)\n",
+                   static_cast<unsigned long long>(runner.bad_blocks()),
+                   static_cast<unsigned long long>(seed));
       return kExitMismatch;
     }
     if (!o.quiet) {
       std::printf(
           "iscsi-rwverify: verified %llu blocks in %llu commands (%llu READ(10), %llu READ(16)) "
           "in %.2f s (%.1f MB/s); at most %d commands were in flight at the target\n",
-          static_cast<unsigned long long>(range.blocks),
+          static_cast<unsigned long long>(runner.bytes() / bs),
           static_cast<unsigned long long>(runner.commands()),
           static_cast<unsigned long long>(runner.count10()),
           static_cast<unsigned long long>(runner.count16()), secs, runner.bytes() / secs / 1e6,
@@ -431,6 +299,13 @@ int main(int argc, char** argv) {
     ("fua", po::value(&o.fua)->default_value("mixed"),
      "FUA on writes: never | always | mixed (one in four)")
     ("no-sync", po::bool_switch(&o.no_sync), "skip SYNCHRONIZE CACHE after writing")
+    ("sync-every", po::value(&o.sync_every)->default_value(0),
+     "also SYNCHRONIZE CACHE after every N writes, while writing goes on (0: only at the end)")
+    ("passes", po::value(&o.passes)->default_value(1),
+     "with --write-only: write the range N times (0: until a failure, e.g. the target is killed)")
+    ("ack-log", po::value(&o.ack_log),
+     "writing: log each extent once the target made it durable (FUA or a later SYNCHRONIZE "
+     "CACHE); with --verify-only: verify exactly the logged extents with the logged seed")
     ("max-report", po::value(&o.max_report)->default_value(10), "mismatching blocks to describe")
     ("quiet,q", po::bool_switch(&o.quiet), "print only errors and the final OK");
   // clang-format on

@@ -33,26 +33,29 @@ trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export TGT_IPC_SOCKET="$work/tgtd.socket"
-tgtd -f --iscsi "portal=127.0.0.1:$port" >"$work/tgtd.log" 2>&1 &
-tgt_pid=$!
-for _ in $(seq 100); do
-  python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' \
-    "$port" 2>/dev/null && break
-  sleep 0.1
-done
 adm() { tgtadm --lld iscsi "$@" >>"$work/tgtd.log"; }
 truncate -s 64M "$work/plain.img" "$work/chap.img"
-adm --mode target --op new --tid 1 --targetname iqn.2026-11.test:plain
-adm --mode logicalunit --op new --tid 1 --lun 1 --backing-store "$work/plain.img" --bstype rdwr
-adm --mode target --op bind --tid 1 --initiator-address 127.0.0.1
-adm --mode target --op new --tid 2 --targetname iqn.2026-11.test:chap
-adm --mode logicalunit --op new --tid 2 --lun 1 --backing-store "$work/chap.img" --bstype rdwr \
-  --blocksize 4096
-adm --mode target --op bind --tid 2 --initiator-address 127.0.0.1
-adm --mode account --op new --user alice --password alicesecret12
-adm --mode account --op bind --tid 2 --user alice
-adm --mode account --op new --user target --password targetsecret34
-adm --mode account --op bind --tid 2 --user target --outgoing
+start_tgt() {
+  tgtd -f --iscsi "portal=127.0.0.1:$port" >>"$work/tgtd.log" 2>&1 &
+  tgt_pid=$!
+  for _ in $(seq 100); do
+    python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' \
+      "$port" 2>/dev/null && break
+    sleep 0.1
+  done
+  adm --mode target --op new --tid 1 --targetname iqn.2026-11.test:plain
+  adm --mode logicalunit --op new --tid 1 --lun 1 --backing-store "$work/plain.img" --bstype rdwr
+  adm --mode target --op bind --tid 1 --initiator-address 127.0.0.1
+  adm --mode target --op new --tid 2 --targetname iqn.2026-11.test:chap
+  adm --mode logicalunit --op new --tid 2 --lun 1 --backing-store "$work/chap.img" --bstype rdwr \
+    --blocksize 4096
+  adm --mode target --op bind --tid 2 --initiator-address 127.0.0.1
+  adm --mode account --op new --user alice --password alicesecret12
+  adm --mode account --op bind --tid 2 --user alice
+  adm --mode account --op new --user target --password targetsecret34
+  adm --mode account --op bind --tid 2 --user target --outgoing
+}
+start_tgt
 
 plain="iscsi://127.0.0.1:$port/iqn.2026-11.test:plain/1"
 chap="iscsi://127.0.0.1:$port/iqn.2026-11.test:chap/1"
@@ -101,21 +104,32 @@ expect 0 "loadgen 1 MiB seqread by op count" bash -c \
   "'$loadgen' '$plain' --rw seqread --bs 1m --qd 4 --duration 0 --ops 64 | tail -1 |
    python3 -c 'import json,sys; r=json.load(sys.stdin); assert r[\"ops\"] == 64 and r[\"mbps\"] > 0, r'"
 
-# A dropped connection must fail fast with exit 4, not hang or pass.
-# 131072 single-block commands at QD 2 take seconds, so the kill lands mid-run.
-"$rwverify" -q "$plain" --range 0:131072 --xfer 512 --qd 2 >"$work/drop.out" 2>&1 &
+# The kill -9 flow: a writer that never stops (--passes 0), logging what the target made durable
+# (FUA, or SYNCHRONIZE CACHE every 64 writes); the target is killed mid-run, so the writer must
+# fail fast with exit 4; after a restart the logged extents must verify. tgt writes through the
+# page cache, which outlives tgtd, so this checks the tool, not tgt's durability.
+"$rwverify" "$plain" --write-only --passes 0 --sync-every 64 --fua mixed --ack-log "$work/ack" \
+  --seed 21 --qd 32 >"$work/drop.out" 2>&1 &
 victim=$!
-sleep 0.3
+sleep 1
 kill -KILL "$tgt_pid"
 wait "$tgt_pid" 2>/dev/null || true
 tgt_pid=""
 rc=0
 wait "$victim" || rc=$?
-if [ $rc -eq 4 ]; then echo "PASS dropped connection gives exit 4"; else
-  echo "FAIL dropped connection: exit $rc, expected 4 (if 0, the run finished before the kill)"
+if [ $rc -eq 4 ] && [ "$(wc -l <"$work/ack")" -gt 1 ]; then
+  echo "PASS killed target: writer exits 4 with $(($(wc -l <"$work/ack") - 1)) durable extents logged"
+else
+  echo "FAIL killed target: writer exit $rc (expected 4), $(wc -l <"$work/ack") log lines"
   sed 's/^/    /' "$work/drop.out"
   failures=$((failures + 1))
 fi
+start_tgt
+expect 0 "after restart, the logged extents verify" "$rwverify" -q "$plain" --verify-only \
+  --ack-log "$work/ack"
+first_lba=$(sed -n 2p "$work/ack" | cut -d' ' -f1)
+dd if=/dev/zero of="$work/plain.img" bs=512 seek="$first_lba" count=1 conv=notrunc status=none
+expect 1 "a lost durable block is caught" "$rwverify" -q "$plain" --verify-only --ack-log "$work/ack"
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
 echo "all checks passed"
