@@ -42,8 +42,8 @@ enum class Status : uint8_t {
 
 struct Command {
   std::shared_ptr<const Nexus> nexus;
-  uint64_t lun = 0;                    // decoded LUN (SAM-5 flat/peripheral addressing)
-  std::span<const uint8_t> cdb;        // 6..16 bytes (more with an extended-CDB AHS)
+  uint64_t lun = 0;              // decoded LUN (SAM-5 flat/peripheral addressing)
+  std::span<const uint8_t> cdb;  // 6..16 bytes (more with an extended-CDB AHS)
   TaskAttribute attribute = TaskAttribute::simple;
   uint32_t expected_transfer_length = 0;  // EDTL from the transport
   DataDirection direction = DataDirection::none;

@@ -1,0 +1,28 @@
+// The factory the daemon calls: one DeviceServer for a target and its logical units.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/block_device.hpp"
+#include "target/scsi/device_server.hpp"
+
+namespace swiftness::scsi {
+
+struct LogicalUnitSpec {
+  uint64_t lun = 0;
+  std::shared_ptr<core::BlockDevice> device;
+  std::string product;               // INQUIRY PRODUCT IDENTIFICATION (16 chars max)
+  std::string serial;                // VPD 80h UNIT SERIAL NUMBER
+  std::array<uint8_t, 16> naa_id{};  // VPD 83h NAA IEEE Registered Extended (type 6), per LUN
+  std::string state_dir;             // where APTPL reservation state persists, "" = none
+  bool write_cache = true;           // initial Caching mode page WCE
+};
+
+std::unique_ptr<DeviceServer> make_device_server(std::string target_name,
+                                                 std::vector<LogicalUnitSpec> lus);
+
+}  // namespace swiftness::scsi

@@ -1,0 +1,123 @@
+#include "target/scsi/logical_unit_state.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/log.hpp"
+
+namespace swiftness::scsi {
+
+namespace {
+
+std::string pr_path(const LogicalUnitSpec& s) {
+  return s.state_dir + "/lun-" + std::to_string(s.lun) + ".pr";
+}
+
+}  // namespace
+
+LogicalUnitState::LogicalUnitState(LogicalUnitSpec spec)
+    : spec_(std::move(spec)),
+      mode_(spec_.write_cache),
+      block_count_(spec_.device->geometry().block_count) {
+  if (!spec_.state_dir.empty()) {
+    // APTPL (SPC-4 5.13.5): restore the registrations and reservation saved before a restart.
+    std::ifstream in(pr_path(spec_));
+    if (in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      if (auto pr = PersistentReservations::parse(ss.str())) {
+        pr_ = std::move(*pr);
+      } else {
+        core::logger("scsi")->error("LUN {}: ignoring unreadable reservation state {}", spec_.lun,
+                                    pr_path(spec_));
+      }
+    }
+  }
+  reservations_changed();
+  mode_changed();
+}
+
+void LogicalUnitState::establish_ua_locked(uint64_t id, SenseReason r) {
+  auto& q = ua_[id];
+  for (auto x : q)
+    if (x == r) return;  // the same condition twice is reported once
+  // SAM-5 5.14: a reset UA supersedes everything queued before it.
+  if (r == SenseReason::power_on_reset) {
+    ua_count_.fetch_sub(uint32_t(q.size()), std::memory_order_release);
+    q.clear();
+  }
+  q.push_back(r);
+  ua_count_.fetch_add(1, std::memory_order_release);
+}
+
+void LogicalUnitState::establish_ua(uint64_t id, SenseReason r) {
+  std::lock_guard lock(mu_);
+  establish_ua_locked(id, r);
+}
+
+std::optional<SenseReason> LogicalUnitState::take_ua(uint64_t id) {
+  if (!maybe_unit_attention()) return std::nullopt;
+  std::lock_guard lock(mu_);
+  auto it = ua_.find(id);
+  if (it == ua_.end() || it->second.empty()) return std::nullopt;
+  SenseReason r = it->second.front();
+  it->second.pop_front();
+  ua_count_.fetch_sub(1, std::memory_order_release);
+  return r;
+}
+
+void LogicalUnitState::drop_nexus(uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = ua_.find(id);
+  if (it != ua_.end()) {
+    ua_count_.fetch_sub(uint32_t(it->second.size()), std::memory_order_release);
+    ua_.erase(it);
+  }
+}
+
+void LogicalUnitState::observe_capacity(uint64_t block_count, const std::vector<uint64_t>& ids) {
+  uint64_t prev = block_count_.load(std::memory_order_relaxed);
+  if (prev == block_count) return;
+  if (!block_count_.compare_exchange_strong(prev, block_count)) return;
+  std::lock_guard lock(mu_);
+  for (auto id : ids)
+    establish_ua_locked(id, SenseReason::capacity_data_changed);
+}
+
+void LogicalUnitState::mode_changed() {
+  d_sense_.store(mode_.d_sense(), std::memory_order_relaxed);
+  swp_.store(mode_.swp(), std::memory_order_relaxed);
+  wce_.store(mode_.wce(), std::memory_order_relaxed);
+}
+
+void LogicalUnitState::reservations_changed() {
+  reserved_.store(pr_.reservation().has_value() || spc2_holder_.has_value(),
+                  std::memory_order_release);
+}
+
+bool LogicalUnitState::persist_pr() {
+  if (spec_.state_dir.empty()) return true;
+  const std::string path = pr_path(spec_);
+  if (!pr_.aptpl()) {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    return true;
+  }
+  // Write-to-temp, fsync, rename: the file is either the old or the new state after a crash.
+  const std::string tmp = path + ".tmp";
+  const std::string text = pr_.serialize();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  ok = ok && std::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!ok) core::logger("scsi")->error("LUN {}: cannot save reservation state {}", spec_.lun, path);
+  return ok;
+}
+
+}  // namespace swiftness::scsi
