@@ -14,6 +14,7 @@ packages=(
   libiscsi-dev libiscsi-bin
   # a real Swift on loopback for integration tests
   swift swift-proxy swift-account swift-container swift-object python3-swiftclient memcached curl
+  stunnel4
   # helpers used by tests
   python3 procps
   tgt

@@ -194,8 +194,8 @@ struct HttpClient::Impl {
     Pool& pool = pools[ep];
     if (!pool.resolved) {
       tcp::resolver resolver(ex);
-      auto [ec, results] =
-          co_await resolver.async_resolve(ep.host, std::to_string(ep.port), kTuple);
+      const std::string service = std::to_string(ep.port);
+      auto [ec, results] = co_await resolver.async_resolve(ep.host, service, kTuple);
       if (ec) co_return object_errc::connection_failed;
       pool.resolved = results;
     }

@@ -191,7 +191,10 @@ struct SwiftStore::Impl {
 
   asio::awaitable<Result<std::vector<core::ListEntry>>> list(const std::string& container,
                                                              const core::ListOptions& opts) {
-    const uint32_t page_max = constraints ? constraints->container_listing_limit : 10000;
+    uint32_t page_max = constraints ? constraints->container_listing_limit : 10000;
+    if (const auto want = session.config().listing_page_size; want != 0) {
+      page_max = std::min(page_max, want);
+    }
     std::vector<core::ListEntry> out;
     std::string marker = opts.marker;
     for (;;) {

@@ -52,6 +52,7 @@ struct SwiftConfig {
   std::chrono::milliseconds request_timeout{30000};  // one attempt: connect to last byte
   std::size_t max_connections_per_endpoint = 8;
   RetryPolicy retry;
+  uint32_t listing_page_size = 0;  // names per listing request; 0 = Swift's limit (10000)
 };
 
 struct SwiftStats {
