@@ -20,7 +20,7 @@ T run(boost::asio::io_context& ctx, boost::asio::awaitable<T> aw,
   while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
     if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("test timed out");
     ctx.restart();
-    ctx.run_for(std::chrono::milliseconds(5));
+    ctx.run_one_for(std::chrono::milliseconds(1));
   }
   return fut.get();
 }

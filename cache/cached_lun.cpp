@@ -1,0 +1,433 @@
+// The data path: read, write, flush, unmap. Swift-side work is in cached_lun_flush.cpp, attach
+// and replay in cached_lun_open.cpp.
+#include "cache/cached_lun.hpp"
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <cstdlib>
+#include <cstring>
+
+#include "cache/blocking.hpp"
+#include "core/crc32c.hpp"
+#include "core/log.hpp"
+
+namespace swiftness::cache {
+
+using core::block_errc;
+using core::Result;
+namespace asio = boost::asio;
+
+namespace {
+
+struct AlignedBuffer {
+  explicit AlignedBuffer(size_t n)
+      : size(n),
+        data(static_cast<std::byte*>(std::aligned_alloc(
+            kDirectAlignment, (n + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment))) {}
+  ~AlignedBuffer() { std::free(data); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  size_t size;
+  std::byte* data;
+};
+
+// The pages of blocks [offset, offset + count) of a write that got `runs`.
+std::vector<PageRun> slice_runs(const std::vector<PageRun>& runs, uint32_t offset, uint32_t count) {
+  std::vector<PageRun> out;
+  uint32_t pos = 0;
+  for (const PageRun& r : runs) {
+    uint32_t lo = std::max(pos, offset), hi = std::min(pos + r.count, offset + count);
+    if (lo < hi) out.push_back({r.page + (lo - pos), hi - lo});
+    pos += r.count;
+    if (pos >= offset + count) break;
+  }
+  return out;
+}
+
+}  // namespace
+
+CachedLun::CachedLun(asio::any_io_executor ex, asio::any_io_executor pool,
+                     std::shared_ptr<core::ObjectStore> store, LunConfig lun, CacheConfig cache,
+                     CachedLunOptions options)
+    : ex_(std::move(ex)),
+      pool_(std::move(pool)),
+      store_(std::move(store)),
+      lun_(std::move(lun)),
+      cfg_(std::move(cache)),
+      fs_(options.fs ? options.fs : make_posix_file_system(cfg_.dir)),
+      hooks_(options.hooks ? options.hooks : std::make_shared<Hooks>()),
+      codec_(lun_.compression, lun_.compression_level, options.cipher) {
+  wce_.store(cfg_.write_cache_enabled);
+}
+
+CachedLun::~CachedLun() = default;
+
+std::string CachedLun::object_name(uint64_t chunk, const ObjectRef& ref) const {
+  char b[64];
+  std::snprintf(b, sizeof b, "chunk/%012llx/%08x-%016llx", (unsigned long long)chunk, ref.epoch,
+                (unsigned long long)ref.gen);
+  return b;
+}
+
+core::BlockGeometry CachedLun::geometry() const {
+  core::BlockGeometry g;
+  g.block_size = block_size_;
+  g.block_count = lun_blocks_;
+  g.optimal_transfer_blocks = chunk_blocks_;
+  g.thin = true;
+  g.non_rotational = true;
+  g.unmap_granularity_blocks = chunk_blocks_;
+  g.max_unmap_blocks = 0xFFFFFFFFu;
+  g.max_unmap_descriptors = 256;
+  return g;
+}
+
+CacheStats CachedLun::stats() const {
+  std::lock_guard lock(mu_);
+  CacheStats s = counters_;
+  s.dirty_blocks = state_->dirty_blocks;
+  s.used_pages = state_->used_pages;
+  s.free_pages = state_->free_pages();
+  s.total_pages = state_->page_total();
+  s.quarantined_pages = state_->quarantined();
+  s.garbage = state_->garbage.size();
+  s.index_seq = state_->index_seq;
+  for (const auto& [id, c] : state_->chunks)
+    s.chunk_objects += c.object.exists();
+  return s;
+}
+
+asio::awaitable<void> CachedLun::sleep(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+// ---- write ----
+
+asio::awaitable<Result<void>> CachedLun::wait_dirty_room(uint64_t blocks) {
+  // Backpressure (issue 5): above the high watermark new writes wait for the flusher, bounded
+  // well under the initiators' command timeouts; after the bound they proceed while pages last.
+  const uint64_t high = uint64_t(cfg_.dirty_high_watermark * pages_);
+  auto deadline = std::chrono::steady_clock::now() + cfg_.write_wait_limit;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (state_->dirty_blocks + blocks <= high) co_return Result<void>{};
+    }
+    if (std::chrono::steady_clock::now() >= deadline) co_return Result<void>{};
+    kick_flusher_ = true;
+    co_await sleep(std::chrono::milliseconds(5));
+  }
+}
+
+asio::awaitable<Result<std::vector<PageRun>>> CachedLun::allocate_pages(uint32_t n) {
+  if (n > pages_) co_return block_errc::no_space;
+  auto deadline = std::chrono::steady_clock::now() + cfg_.write_wait_limit;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (failed_) co_return block_errc::io_error;
+      if (auto runs = state_->allocate(n)) co_return std::move(*runs);
+    }
+    // Out of free pages: evict clean data and checkpoint to release quarantined pages; if
+    // everything is dirty and Swift is away, the caller gets BUSY after the bound.
+    kick_maintenance_ = true;
+    kick_flusher_ = true;
+    if (std::chrono::steady_clock::now() >= deadline) co_return block_errc::busy;
+    co_await sleep(std::chrono::milliseconds(2));
+  }
+}
+
+Result<void> CachedLun::append_record_locked(Record& rec) {
+  rec.seq = next_seq_;
+  auto bytes = encode_record(rec);
+  if (auto r = journal_->pwrite(journal_off_, bytes); !r) {
+    // The journal may now hold a torn record: nothing after it would replay. Stop writing.
+    failed_ = true;
+    core::logger("cache")->error("{}: journal write failed: {}", lun_.container,
+                                 r.error().message());
+    return block_errc::io_error;
+  }
+  ++next_seq_;
+  journal_off_ += bytes.size();
+  return {};
+}
+
+Result<void> CachedLun::write_and_commit(core::Lba lba, std::span<const std::byte> buf,
+                                         const std::vector<PageRun>& runs) {
+  const uint32_t n = uint32_t(buf.size() / block_size_);
+  // O_DIRECT wants an aligned buffer; the initiator's buffer has no such promise.
+  AlignedBuffer tmp(buf.size());
+  std::memcpy(tmp.data, buf.data(), buf.size());
+  std::vector<uint32_t> crcs(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    crcs[i] =
+        core::crc32c(std::span<const std::byte>(tmp.data + size_t(i) * block_size_, block_size_));
+  }
+  size_t off = 0;
+  for (const PageRun& r : runs) {
+    size_t len = size_t(r.count) * block_size_;
+    auto w = data_->pwrite(uint64_t(r.page) * block_size_,
+                           std::span<const std::byte>(tmp.data + off, len));
+    if (!w) {
+      std::lock_guard lock(mu_);
+      state_->free_unreferenced(runs);
+      return block_errc::io_error;
+    }
+    off += len;
+  }
+  Record rec;
+  rec.type = RecordType::write;
+  for (uint32_t i = 0; i < n;) {
+    uint64_t chunk = (lba + i) / chunk_blocks_;
+    uint32_t first = uint32_t((lba + i) % chunk_blocks_);
+    uint32_t count = std::min<uint32_t>(n - i, chunk_blocks_ - first);
+    rec.segments.push_back({chunk, first, count, slice_runs(runs, i, count)});
+    i += count;
+  }
+  rec.data_check = combine_block_crcs(crcs);
+  std::lock_guard lock(mu_);
+  if (failed_) {
+    state_->free_unreferenced(runs);
+    return block_errc::io_error;
+  }
+  // One record for the whole command: after a crash it is all there or not at all, even
+  // across a chunk boundary.
+  for (const Segment& s : rec.segments) {
+    state_->apply_write(s);
+    touch_locked(state_->chunk(s.chunk));
+  }
+  data_since_checkpoint_ += buf.size();
+  if (data_since_checkpoint_ > cfg_.checkpoint_data_bytes ||
+      journal_off_ > cfg_.checkpoint_journal_bytes) {
+    kick_maintenance_ = true;
+  }
+  return append_record_locked(rec);
+}
+
+asio::awaitable<Result<void>> CachedLun::write(core::Lba lba, std::span<const std::byte> buf,
+                                               core::WriteFlags flags) {
+  const uint64_t n = buf.size() / block_size_;
+  if (n == 0) co_return Result<void>{};
+  if (lba + n > lun_blocks_ || buf.size() % block_size_ != 0) co_return block_errc::out_of_range;
+  if (auto r = co_await wait_dirty_room(n); !r) co_return r;
+  auto runs = co_await allocate_pages(uint32_t(n));
+  if (!runs) co_return runs.error();
+  auto r = co_await run_blocking(
+      pool_, [this, lba, buf, &runs]() { return write_and_commit(lba, buf, *runs); });
+  if (!r) co_return r;
+  if (flags.fua || !wce_.load()) co_return co_await make_durable();
+  co_return Result<void>{};
+}
+
+Result<void> CachedLun::make_durable_blocking() {
+  // SBC-3 SYNCHRONIZE CACHE / FUA: the data pages first, then the journal that points at them;
+  // a record on stable storage never refers to data that is not.
+  std::lock_guard dlock(durability_mu_);
+  std::shared_ptr<File> journal;
+  {
+    std::lock_guard lock(mu_);
+    if (failed_) return block_errc::io_error;
+    journal = journal_;
+  }
+  if (!data_->sync() || !journal->sync()) {
+    std::lock_guard lock(mu_);
+    failed_ = true;
+    return block_errc::io_error;
+  }
+  return {};
+}
+
+asio::awaitable<Result<void>> CachedLun::make_durable() {
+  co_return co_await run_blocking(pool_, [this]() { return make_durable_blocking(); });
+}
+
+asio::awaitable<Result<void>> CachedLun::flush(core::LbaRange) {
+  // Durable means on the local SSD journal, not in Swift (what-users-complain-about.md #2);
+  // drain() is the separate "in Swift" operation.
+  co_return co_await make_durable();
+}
+
+// ---- read ----
+
+asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte> buf) {
+  const uint64_t n = buf.size() / block_size_;
+  if (n == 0) co_return Result<void>{};
+  if (lba + n > lun_blocks_ || buf.size() % block_size_ != 0) co_return block_errc::out_of_range;
+  std::vector<ReadPiece> pieces;
+  std::vector<uint32_t> pinned;
+  {
+    std::lock_guard lock(mu_);
+    for (uint64_t i = 0; i < n;) {
+      uint64_t chunk = (lba + i) / chunk_blocks_;
+      uint32_t first = uint32_t((lba + i) % chunk_blocks_);
+      uint32_t count = uint32_t(std::min<uint64_t>(n - i, chunk_blocks_ - first));
+      ChunkState* c = state_->find(chunk);
+      if (c) touch_locked(*c);
+      for (uint32_t k = 0; k < count; ++k) {
+        uint32_t b = first + k;
+        uint32_t e = (c && b < c->entries.size()) ? c->entries[b] : kNoPage;
+        size_t off = size_t(i + k) * block_size_;
+        ReadPiece p{};
+        if (is_page(e)) {
+          state_->pin(e);
+          pinned.push_back(e);
+          p = {ReadPiece::page, e, 1, off, chunk, {}};
+        } else if (e == kZeroPage || !c || !c->object.exists()) {
+          p = {ReadPiece::zero, 0, 1, off, chunk, {}};
+        } else {
+          p = {ReadPiece::miss, b, 1, off, chunk, c->object};
+        }
+        // Coalesce with the previous piece when contiguous in both buffer and source.
+        if (!pieces.empty()) {
+          ReadPiece& q = pieces.back();
+          bool same = q.kind == p.kind && q.buf_offset + size_t(q.count) * block_size_ == off &&
+                      q.chunk == p.chunk;
+          if (same &&
+              (p.kind == ReadPiece::zero || (q.page_or_block + q.count == p.page_or_block &&
+                                             (p.kind == ReadPiece::page || q.ref == p.ref)))) {
+            ++q.count;
+            continue;
+          }
+        }
+        pieces.push_back(p);
+      }
+      i += count;
+    }
+  }
+  Result<void> result;
+  // Misses: the whole chunk object, fetched once however many readers want it.
+  for (size_t k = 0; k < pieces.size() && result; ++k) {
+    const ReadPiece& p = pieces[k];
+    if (p.kind != ReadPiece::miss) continue;
+    auto content = co_await fetch_content(p.chunk, p.ref);
+    if (!content) {
+      result = content.error();
+      break;
+    }
+    for (size_t j = k; j < pieces.size(); ++j) {
+      ReadPiece& q = pieces[j];
+      if (q.kind != ReadPiece::miss || q.chunk != p.chunk || !(q.ref == p.ref)) continue;
+      size_t src = size_t(q.page_or_block) * block_size_;
+      size_t len = size_t(q.count) * block_size_;
+      const auto& body = **content;
+      std::byte* dst = buf.data() + q.buf_offset;
+      size_t have = src < body.size() ? std::min(len, body.size() - src) : 0;
+      if (have) std::memcpy(dst, body.data() + src, have);
+      if (have < len) std::memset(dst + have, 0, len - have);  // object shorter: LUN grew
+      q.kind = ReadPiece::zero;                                // done
+      q.count = 0;
+    }
+  }
+  if (result) {
+    result = co_await run_blocking(pool_, [this, &pieces, buf]() -> Result<void> {
+      for (const ReadPiece& p : pieces) {
+        std::span<std::byte> dst(buf.data() + p.buf_offset, size_t(p.count) * block_size_);
+        if (p.kind == ReadPiece::zero) {
+          std::memset(dst.data(), 0, dst.size());
+        } else if (p.kind == ReadPiece::page) {
+          if (auto r = data_->pread(uint64_t(p.page_or_block) * block_size_, dst); !r) {
+            return block_errc::medium_error;
+          }
+        }
+      }
+      return {};
+    });
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (uint32_t p : pinned)
+      state_->unpin(p);
+  }
+  if (result) maybe_read_ahead(lba, n);
+  co_return result;
+}
+
+void CachedLun::maybe_read_ahead(core::Lba lba, uint64_t blocks) {
+  std::vector<std::pair<uint64_t, ObjectRef>> wanted;
+  {
+    std::lock_guard lock(mu_);
+    bool sequential = lba == last_read_end_;
+    last_read_end_ = lba + blocks;
+    if (!sequential || cfg_.read_ahead_chunks == 0 || stopping_) return;
+    uint64_t next = (lba + blocks + chunk_blocks_ - 1) / chunk_blocks_;
+    if ((lba + blocks) % chunk_blocks_ != 0) next = (lba + blocks) / chunk_blocks_ + 1;
+    for (uint64_t c = next; c < next + cfg_.read_ahead_chunks && c < state_->chunk_count(); ++c) {
+      ChunkState* cs = state_->find(c);
+      if (!cs || !cs->object.exists() || cs->page_count > 0) continue;
+      if (fetches_.count({c, cs->object.gen})) continue;
+      wanted.emplace_back(c, cs->object);
+    }
+  }
+  for (auto& [c, ref] : wanted) {
+    if (fetches_in_flight_.load() >= int(cfg_.fetch_concurrency)) break;
+    asio::co_spawn(
+        ex_,
+        [self = shared_from_this(), c = c, ref = ref]() -> asio::awaitable<void> {
+          (void)co_await self->fetch_content(c, ref);
+        },
+        asio::detached);
+  }
+}
+
+// ---- unmap ----
+
+asio::awaitable<Result<void>> CachedLun::unmap(std::span<const core::LbaRange> ranges) {
+  for (const auto& r : ranges) {
+    if (r.lba + r.count > lun_blocks_) co_return block_errc::out_of_range;
+  }
+  std::vector<core::LbaRange> copy(ranges.begin(), ranges.end());
+  auto r = co_await run_blocking(pool_, [this, &copy]() -> Result<void> {
+    std::lock_guard lock(mu_);
+    if (failed_) return block_errc::io_error;
+    // SBC-3 UNMAP as a metadata operation: zeros in the index, whole-chunk objects deleted
+    // lazily in bulk by the garbage collector (no DELETE per command).
+    Record rec;
+    rec.type = RecordType::unmap;
+    rec.needed_index_seq = index_seq_assigned_ + 1;
+    for (const auto& range : copy) {
+      for (uint64_t i = 0; i < range.count;) {
+        uint64_t chunk = (range.lba + i) / chunk_blocks_;
+        uint32_t first = uint32_t((range.lba + i) % chunk_blocks_);
+        uint32_t count = uint32_t(std::min<uint64_t>(range.count - i, chunk_blocks_ - first));
+        rec.segments.push_back({chunk, first, count, {}});
+        state_->apply_unmap(chunk, first, count, rec.needed_index_seq);
+        i += count;
+      }
+    }
+    if (rec.segments.empty()) return {};
+    index_dirty_ = true;
+    return append_record_locked(rec);
+  });
+  if (!r) co_return r;
+  if (!wce_.load()) co_return co_await make_durable();
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<core::LbaStatus>> CachedLun::lba_status(core::Lba lba) {
+  if (lba >= lun_blocks_) co_return block_errc::out_of_range;
+  std::lock_guard lock(mu_);
+  // Per chunk: mapped if it has an object or any cached/dirty block (a conservative answer).
+  auto mapped_chunk = [&](uint64_t c) {
+    ChunkState* cs = state_->find(c);
+    if (!cs) return false;
+    if (cs->object.exists() || cs->page_count > 0) return true;
+    for (uint32_t e : cs->entries) {
+      if (e != kNoPage && e != kZeroPage) return true;
+    }
+    return false;
+  };
+  uint64_t c = lba / chunk_blocks_;
+  bool m = mapped_chunk(c);
+  uint64_t end = (c + 1) * chunk_blocks_;
+  while (end < lun_blocks_ && mapped_chunk(end / chunk_blocks_) == m)
+    end += chunk_blocks_;
+  end = std::min(end, lun_blocks_);
+  co_return core::LbaStatus{{lba, end - lba}, m};
+}
+
+}  // namespace swiftness::cache

@@ -1,0 +1,211 @@
+// A Swift-backed LUN with a persistent local write-back cache (issue 5, design.md §4).
+//
+// Swift layout (one container per LUN):
+//   lun.meta                      size, block size, chunk size, UUID, format version
+//   index.pointer                 hex seq of the newest index object (read with X-Newest)
+//   index/<seq:016x>              immutable: chunk -> (epoch, gen, crc) for every chunk object
+//   chunk/<chunk:012x>/<epoch:08x>-<gen:016x>   immutable chunk content (never overwritten)
+// Local files (in CacheConfig::dir, prefixed by the container name):
+//   .data     preallocated pages of one logical block each, written with O_DIRECT
+//   .ckpt     checkpoint of the cache state (CRC32C), replaced atomically by rename
+//   .journal.<n>  records after the checkpoint (sequence number + CRC32C each)
+//
+// Durability: a WRITE lands in fresh pages (never over live data), then its record is appended
+// to the journal; with WCE=1 that is the acknowledgement. FUA, WCE=0 and SYNCHRONIZE CACHE
+// fdatasync the data file, then the journal. Replay applies a record only if it is intact and
+// the data it points to matches its check, so a write is all there or not at all.
+//
+// Thread-safe: the BlockDevice methods may be called from several strands at once. Blocking
+// file I/O runs on the blocking pool; the state is under one mutex held for short sections.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "cache/codec.hpp"
+#include "cache/config.hpp"
+#include "cache/file_system.hpp"
+#include "cache/format.hpp"
+#include "cache/hooks.hpp"
+#include "cache/state.hpp"
+#include "core/block_device.hpp"
+#include "core/object_store.hpp"
+
+namespace swiftness::cache {
+
+struct CacheStats {
+  uint64_t dirty_blocks = 0;
+  uint64_t used_pages = 0;
+  uint64_t free_pages = 0;
+  uint64_t total_pages = 0;
+  uint64_t quarantined_pages = 0;
+  uint64_t chunk_objects = 0;  // chunks that have an object in Swift
+  uint64_t garbage = 0;        // objects waiting to be deleted
+  uint64_t uploads = 0;
+  uint64_t upload_failures = 0;
+  uint64_t fetches = 0;
+  uint64_t checksum_failures = 0;
+  uint64_t gc_deleted = 0;
+  uint64_t checkpoints = 0;
+  uint64_t replayed_records = 0;
+  uint64_t skipped_records = 0;  // torn at replay: data did not match its record
+  uint64_t index_seq = 0;
+};
+
+struct CachedLunOptions {
+  std::shared_ptr<FileSystem> fs;  // default: the POSIX directory CacheConfig::dir
+  std::shared_ptr<ChunkCipher> cipher;
+  std::shared_ptr<Hooks> hooks;
+};
+
+class CachedLun final : public core::BlockDevice, public std::enable_shared_from_this<CachedLun> {
+ public:
+  // Attaches the LUN: creates the container and the LUN metadata if missing, refuses an
+  // existing LUN with another block size or a smaller size (a larger one is a grow), then
+  // restores the local cache (checkpoint + journal replay) or, with an empty cache directory,
+  // the chunk index from Swift. `ex` runs the background flusher; `pool` the blocking file I/O.
+  static boost::asio::awaitable<core::Result<std::shared_ptr<CachedLun>>> open(
+      boost::asio::any_io_executor ex, boost::asio::any_io_executor pool,
+      std::shared_ptr<core::ObjectStore> store, LunConfig lun, CacheConfig cache,
+      CachedLunOptions options = {});
+
+  ~CachedLun() override;
+
+  core::BlockGeometry geometry() const override;
+  boost::asio::awaitable<core::Result<void>> read(core::Lba lba, std::span<std::byte> buf) override;
+  boost::asio::awaitable<core::Result<void>> write(core::Lba lba, std::span<const std::byte> buf,
+                                                   core::WriteFlags flags) override;
+  boost::asio::awaitable<core::Result<void>> flush(core::LbaRange range) override;
+  boost::asio::awaitable<core::Result<void>> unmap(std::span<const core::LbaRange> ranges) override;
+  boost::asio::awaitable<core::Result<core::LbaStatus>> lba_status(core::Lba lba) override;
+
+  // Caching mode page WCE (SBC-3 7.5.5): false makes every write durable before completion.
+  void set_write_cache_enabled(bool on) { wce_.store(on); }
+  bool write_cache_enabled() const { return wce_.load(); }
+
+  // Uploads everything dirty and saves the Swift index; returns when Swift holds it all, or
+  // block_errc::unavailable after `limit`.
+  boost::asio::awaitable<core::Result<void>> drain(std::chrono::milliseconds limit);
+  // Stops background work and writes a final checkpoint (dirty data stays in the journal).
+  boost::asio::awaitable<void> close();
+  // Stops background work without touching local files (tests: after a simulated crash).
+  boost::asio::awaitable<void> abandon();
+
+  const Uuid& uuid() const { return uuid_; }
+  bool capacity_changed() const { return capacity_changed_; }
+  CacheStats stats() const;
+  std::string object_name(uint64_t chunk, const ObjectRef& ref) const;
+  const std::string& container() const { return lun_.container; }
+  // Runs the maintenance a background pass would (tests): evict, checkpoint, index, GC.
+  boost::asio::awaitable<core::Result<void>> checkpoint_now();
+  boost::asio::awaitable<core::Result<void>> save_index_now();
+  boost::asio::awaitable<void> collect_garbage_now();
+
+ private:
+  CachedLun(boost::asio::any_io_executor ex, boost::asio::any_io_executor pool,
+            std::shared_ptr<core::ObjectStore> store, LunConfig lun, CacheConfig cache,
+            CachedLunOptions options);
+
+  struct ReadPiece {
+    enum Kind : uint8_t { page, zero, miss } kind;
+    uint32_t page_or_block;  // first page (page) or first block within the chunk (miss)
+    uint32_t count;
+    size_t buf_offset;
+    uint64_t chunk;
+    ObjectRef ref;
+  };
+  struct FetchSlot;
+
+  // attach (cached_lun_open.cpp)
+  boost::asio::awaitable<core::Result<void>> attach();
+  boost::asio::awaitable<core::Result<void>> attach_meta();
+  boost::asio::awaitable<core::Result<void>> load_swift_index();
+  core::Result<void> restore_local();  // pool
+  core::Result<void> replay(File& journal, uint64_t first_seq);
+  void start_background();
+
+  // data path helpers (cached_lun.cpp)
+  boost::asio::awaitable<core::Result<void>> wait_dirty_room(uint64_t blocks);
+  boost::asio::awaitable<core::Result<std::vector<PageRun>>> allocate_pages(uint32_t n);
+  core::Result<void> write_and_commit(core::Lba lba, std::span<const std::byte> buf,
+                                      const std::vector<PageRun>& runs);  // pool
+  core::Result<void> append_record_locked(Record& rec);
+  core::Result<void> make_durable_blocking();
+  boost::asio::awaitable<core::Result<void>> make_durable();
+  bool check_pages(const std::vector<Segment>& segs, uint32_t check);  // pool, replay
+  void touch_locked(ChunkState& c) { c.last_use = ++lru_tick_; }
+  void maybe_read_ahead(core::Lba lba, uint64_t blocks);
+
+  // Swift side (cached_lun_flush.cpp)
+  boost::asio::awaitable<core::Result<std::shared_ptr<const std::vector<std::byte>>>> fetch_content(
+      uint64_t chunk, ObjectRef ref);
+  boost::asio::awaitable<core::Result<std::vector<std::byte>>> get_verified(uint64_t chunk,
+                                                                            ObjectRef ref);
+  boost::asio::awaitable<void> fill(uint64_t chunk, ObjectRef ref,
+                                    std::shared_ptr<const std::vector<std::byte>> content);
+  boost::asio::awaitable<void> upload(uint64_t chunk);
+  boost::asio::awaitable<void> flusher_loop();
+  boost::asio::awaitable<void> maintenance_loop();
+  core::Result<void> checkpoint_blocking();
+  boost::asio::awaitable<core::Result<void>> save_index();
+  boost::asio::awaitable<void> collect_garbage();
+  void evict_locked(uint64_t target_free);
+  boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
+  std::string sanitized() const;
+
+  boost::asio::any_io_executor ex_;
+  boost::asio::any_io_executor pool_;
+  std::shared_ptr<core::ObjectStore> store_;
+  LunConfig lun_;
+  CacheConfig cfg_;
+  std::shared_ptr<FileSystem> fs_;
+  std::shared_ptr<Hooks> hooks_;
+  ChunkCodec codec_;
+
+  Uuid uuid_{};
+  uint32_t block_size_ = 0;
+  uint32_t chunk_blocks_ = 0;
+  uint64_t lun_blocks_ = 0;
+  uint32_t pages_ = 0;
+  bool capacity_changed_ = false;
+  bool restored_local_ = false;
+  std::atomic<bool> wce_{true};
+
+  mutable std::mutex mu_;  // guards everything below up to the atomics
+  std::unique_ptr<CacheState> state_;
+  std::shared_ptr<File> data_;
+  std::shared_ptr<File> journal_;
+  uint64_t journal_gen_ = 0;
+  uint64_t journal_off_ = 0;
+  uint64_t next_seq_ = 1;
+  uint64_t data_since_checkpoint_ = 0;
+  bool failed_ = false;  // local I/O failure: the journal may have a hole, stop accepting writes
+  uint64_t lru_tick_ = 0;
+  uint64_t index_seq_assigned_ = 0;
+  bool index_dirty_ = false;
+  std::chrono::steady_clock::time_point last_index_save_{};
+  std::map<std::string, std::chrono::steady_clock::time_point> gc_since_;
+  std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<FetchSlot>> fetches_;
+  core::Lba last_read_end_ = ~core::Lba{0};
+  CacheStats counters_;
+
+  std::mutex durability_mu_;  // serializes fdatasync rounds and checkpoints (pool threads)
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> loops_running_{0};
+  std::atomic<int> uploads_in_flight_{0};
+  std::atomic<int> fetches_in_flight_{0};
+  std::atomic<int> drain_requests_{0};
+  std::atomic<bool> kick_flusher_{false};
+  std::atomic<bool> kick_maintenance_{false};
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace swiftness::cache

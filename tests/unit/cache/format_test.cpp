@@ -1,0 +1,112 @@
+#include "cache/format.hpp"
+
+#include <gtest/gtest.h>
+
+#include "cache/codec.hpp"
+#include "core/memory_object_store.hpp"
+
+namespace swiftness::cache {
+namespace {
+
+TEST(FormatTest, RecordsRoundTripAndTornRecordsAreRejected) {
+  Record w;
+  w.type = RecordType::write;
+  w.seq = 42;
+  w.segments = {{7, 3, 5, {{100, 2}, {200, 3}}}};
+  w.data_check = 0xdeadbeef;
+  auto bytes = encode_record(w);
+  size_t used = 0;
+  auto back = decode_record(bytes, used);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(used, bytes.size());
+  EXPECT_EQ(back->seq, 42u);
+  ASSERT_EQ(back->segments.size(), 1u);
+  EXPECT_EQ(back->segments[0].runs[1].page, 200u);
+  EXPECT_EQ(back->data_check, 0xdeadbeefu);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    EXPECT_FALSE(decode_record(std::span(bytes).first(cut), used)) << cut;
+  }
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto flipped = bytes;
+    flipped[i] ^= std::byte{1};
+    EXPECT_FALSE(decode_record(flipped, used)) << i;
+  }
+}
+
+TEST(FormatTest, CheckpointRoundTrip) {
+  auto name = [](uint64_t c, const ObjectRef& r) {
+    return std::to_string(c) + "/" + std::to_string(r.gen);
+  };
+  CacheState s(16, 64, 32, name);
+  auto runs = s.allocate(5);
+  ASSERT_TRUE(runs);
+  s.apply_write({1, 2, 5, *runs});
+  s.apply_unmap(2, 0, 4, 3);
+  s.chunk(3).object = {0, 9, 1234};
+  s.add_garbage({"x", 4});
+  s.next_gen = 10;
+  CheckpointHeader h;
+  h.block_size = 4096;
+  h.chunk_blocks = 16;
+  h.lun_blocks = 64;
+  h.pages = 32;
+  h.last_seq = 77;
+  h.journal_gen = 3;
+  auto bytes = encode_checkpoint(h, s);
+  auto hh = parse_checkpoint_header(bytes);
+  ASSERT_TRUE(hh);
+  EXPECT_EQ(hh->last_seq, 77u);
+  CacheState t(16, 64, 32, name);
+  ASSERT_TRUE(load_checkpoint(bytes, t));
+  EXPECT_EQ(t.dirty_blocks, 9u);
+  EXPECT_EQ(t.used_pages, 5u);
+  EXPECT_EQ(t.free_pages(), 27u);
+  EXPECT_EQ(t.chunks.at(3).object.gen, 9u);
+  EXPECT_EQ(t.chunks.at(2).entries[1], kZeroPage);
+  EXPECT_EQ(t.garbage.size(), 1u);
+  EXPECT_EQ(t.next_gen, 10u);
+  bytes[bytes.size() / 2] ^= std::byte{4};
+  EXPECT_FALSE(parse_checkpoint_header(bytes));
+}
+
+TEST(FormatTest, LunMetaRoundTrip) {
+  LunMeta m;
+  m.uuid[0] = 0xab;
+  m.size_bytes = 1ull << 40;
+  m.block_size = 512;
+  m.chunk_size = 4u << 20;
+  m.compression = true;
+  auto text = encode_lun_meta(m);
+  auto back = decode_lun_meta(std::as_bytes(std::span(text.data(), text.size())));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->uuid, m.uuid);
+  EXPECT_EQ(back->size_bytes, m.size_bytes);
+  EXPECT_TRUE(back->compression);
+}
+
+TEST(CodecTest, OpensslMd5MatchesTheStoreAndDecodeChecksEverything) {
+  std::vector<std::byte> content(100000);
+  for (size_t i = 0; i < content.size(); ++i)
+    content[i] = std::byte(i * 7);
+  EXPECT_EQ(md5_hex_fast(content), core::md5_hex(content));
+  for (bool compress : {false, true}) {
+    ChunkCodec codec(compress, 1);
+    auto enc = codec.encode(1, 2, content);
+    ASSERT_TRUE(enc);
+    core::Object obj;
+    obj.body = enc->body;
+    obj.info.etag = enc->md5;
+    obj.info.metadata = enc->metadata;
+    auto dec = codec.decode(1, 2, obj, enc->content_crc);
+    ASSERT_TRUE(dec);
+    EXPECT_EQ(*dec, content);
+    EXPECT_FALSE(codec.decode(1, 2, obj, enc->content_crc + 1));
+    obj.body[10] ^= std::byte{1};
+    EXPECT_FALSE(codec.decode(1, 2, obj, enc->content_crc));
+    obj.info.etag = md5_hex_fast(obj.body);  // a body whose ETag matches but content does not
+    EXPECT_FALSE(codec.decode(1, 2, obj, std::nullopt));
+  }
+}
+
+}  // namespace
+}  // namespace swiftness::cache
