@@ -510,11 +510,25 @@ uint16_t service_action_of(std::span<const uint8_t> cdb) {
   return cdb.size() > 1 ? cdb[1] & 0x1f : 0;
 }
 
+namespace {
+
+// Opcode -> index of its first row (-1: unsupported), so dispatch costs one lookup.
+constexpr std::array<int16_t, 256> kFirstRow = [] {
+  std::array<int16_t, 256> a{};
+  a.fill(-1);
+  for (size_t i = std::size(kCommands); i-- > 0;)
+    a[kCommands[i].opcode] = int16_t(i);
+  return a;
+}();
+
+}  // namespace
+
 const CommandSpec* find_command(uint8_t opcode, uint16_t sa, bool& opcode_known) {
-  opcode_known = false;
-  for (const auto& c : kCommands) {
-    if (c.opcode != opcode) continue;
-    opcode_known = true;
+  const int16_t first = kFirstRow[opcode];
+  opcode_known = first >= 0;
+  if (!opcode_known) return nullptr;
+  for (size_t i = size_t(first); i < std::size(kCommands) && kCommands[i].opcode == opcode; ++i) {
+    const CommandSpec& c = kCommands[i];
     if (c.service_action < 0 || uint16_t(c.service_action) == sa) return &c;
   }
   return nullptr;

@@ -192,7 +192,10 @@ std::optional<CommandResult> DeviceServerImpl::check_lu(Ctx& ctx) const {
   const uint64_t nexus_id = ctx.cmd.nexus ? ctx.cmd.nexus->id : 0;
 
   // 1. Capacity changes are noticed here, then reported as a unit attention (SBC-3 4.?).
-  if (ctx.geo.block_count != 0) lu.observe_capacity(ctx.geo.block_count, all_nexus_ids());
+  if (lu.capacity_changed(ctx.geo.block_count)) {
+    for (auto id : all_nexus_ids())
+      lu.establish_ua(id, SenseReason::capacity_data_changed);
+  }
 
   // 2. Pending unit attention (SAM-5 5.14): reported instead of running the command.
   if (!(spec.flags & cmd_flag::kUaAllowed)) {

@@ -80,13 +80,10 @@ void LogicalUnitState::drop_nexus(uint64_t id) {
   }
 }
 
-void LogicalUnitState::observe_capacity(uint64_t block_count, const std::vector<uint64_t>& ids) {
+bool LogicalUnitState::capacity_changed(uint64_t block_count) {
   uint64_t prev = block_count_.load(std::memory_order_relaxed);
-  if (prev == block_count) return;
-  if (!block_count_.compare_exchange_strong(prev, block_count)) return;
-  std::lock_guard lock(mu_);
-  for (auto id : ids)
-    establish_ua_locked(id, SenseReason::capacity_data_changed);
+  if (prev == block_count) return false;
+  return block_count_.compare_exchange_strong(prev, block_count);
 }
 
 void LogicalUnitState::mode_changed() {

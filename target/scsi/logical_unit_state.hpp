@@ -34,8 +34,9 @@ class LogicalUnitState {
   std::optional<SenseReason> take_ua(uint64_t nexus_id);
   void drop_nexus(uint64_t nexus_id);
 
-  // Called with the block count seen now; on a change, CAPACITY DATA HAS CHANGED for everyone.
-  void observe_capacity(uint64_t block_count, const std::vector<uint64_t>& nexus_ids);
+  // Called with the block count seen now; true once per change (the caller then establishes
+  // CAPACITY DATA HAS CHANGED for every nexus). Lock-free when nothing changed.
+  bool capacity_changed(uint64_t block_count);
 
   std::mutex& mutex() { return mu_; }
   // Everything below requires mutex().
