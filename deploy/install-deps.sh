@@ -15,6 +15,7 @@ packages=(
   # a real Swift on loopback for integration tests
   swift swift-proxy swift-account swift-container swift-object python3-swiftclient memcached curl
   stunnel4
+  keystone
   # helpers used by tests
   python3 procps
   tgt

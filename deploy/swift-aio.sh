@@ -16,6 +16,10 @@
 #                             TLS terminator)
 #   SWIFT_PART_POWER          ring partition power (default 6; fixed once DIR has data)
 #   SWIFT_START_TIMEOUT       seconds to wait for readiness (default 60)
+#   SWIFT_KEYSTONE_URL        Keystone v3 base (http://127.0.0.1:5000/v3): the proxy then
+#                             authenticates with keystonemiddleware's authtoken + keystoneauth
+#                             instead of TempAuth, validating tokens as SWIFT_KEYSTONE_USER /
+#                             SWIFT_KEYSTONE_PASSWORD in SWIFT_KEYSTONE_PROJECT (Default domain)
 #
 # Facts behind each choice: ../shared/notes/swift-on-loopback.md. In short: Swift reads a private
 # swift.conf through the launcher (nothing in /etc/swift is read or written); every server runs
@@ -193,7 +197,10 @@ def ready(port, tag, pids, timeout, user, key):
             for p in list(pending):
                 if get(p, 'GET', pending[p], {})[0] == 200:
                     del pending[p]
-            if not pending:
+            if not pending and user == '-':
+                if get(port, 'GET', '/healthcheck', {})[0] == 200:
+                    return 0
+            elif not pending:
                 st, r = get(port, 'GET', '/auth/v1.0', {'X-Auth-User': user, 'X-Auth-Key': key})
                 if st == 200:
                     token = r.getheader('X-Auth-Token')
@@ -302,6 +309,8 @@ use = egg:swift#$s
 use = egg:swift#healthcheck
 EOF
   done
+  local auth_filters="tempauth"
+  [ -n "${SWIFT_KEYSTONE_URL:-}" ] && auth_filters="authtoken keystoneauth"
   cat >"$etc/proxy-server.conf" <<EOF
 [DEFAULT]
 bind_port = $PORT
@@ -310,7 +319,7 @@ $common
 
 [pipeline:main]
 # Every filter Swift would otherwise auto-insert is listed, so it does not rewrite the pipeline.
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl tempauth copy slo dlo versioned_writes proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl $auth_filters copy slo dlo versioned_writes proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -324,6 +333,23 @@ use = egg:swift#tempauth
 token_life = ${SWIFT_TOKEN_LIFE:-86400}
 storage_url_scheme = ${SWIFT_STORAGE_URL_SCHEME:-default}
 user_test_tester = testing .admin
+
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = ${SWIFT_KEYSTONE_URL:-}
+auth_url = ${SWIFT_KEYSTONE_URL:-}
+auth_type = password
+user_domain_name = Default
+project_domain_name = Default
+username = ${SWIFT_KEYSTONE_USER:-admin}
+password = ${SWIFT_KEYSTONE_PASSWORD:-}
+project_name = ${SWIFT_KEYSTONE_PROJECT:-admin}
+delay_auth_decision = True
+memcached_servers = 127.0.0.1:$((PORT + 4))
+
+[filter:keystoneauth]
+use = egg:swift#keystoneauth
+operator_roles = admin, member
 
 [filter:cache]
 use = egg:swift#memcache
@@ -418,8 +444,10 @@ do_start() {
   done
   pids+=("$(cat "$DIR/run/memcached.pid")")
   echo "$PORT" >"$DIR/run/ports"
+  local probe_user=test:tester
+  [ -n "${SWIFT_KEYSTONE_URL:-}" ] && probe_user=-  # no TempAuth: probe /healthcheck only
   if ! "$PY" "$DIR/bin/swiftup.py" ready "$PORT" "$TAG" "${SWIFT_START_TIMEOUT:-60}" \
-    test:tester testing "${pids[@]}"; then
+    "$probe_user" testing "${pids[@]}"; then
     tail_logs
     do_stop
     exit 1
