@@ -171,7 +171,8 @@ uint32_t Connection::free_slots() const {
 
 void Connection::queue(OutPdu p) {
   if (closing_ && !writing_) return;
-  if (logged_in_) stamp(p.bhs);
+  // Login Responses carry the login machine's own sequence numbers.
+  if (logged_in_ && p.bhs.opcode() != Opcode::login_response) stamp(p.bhs);
   out_.push_back(std::move(p));
   if (!writing_) {
     writing_ = true;
@@ -187,10 +188,12 @@ awaitable<void> Connection::write_loop() {
     // Send everything queued in one gathered write: fewer system calls under load.
     size_t batch = std::min<size_t>(out_.size(), 64);
     bufs.clear();
-    bool hd = params_.header_digest && logged_in_;
-    bool dd = params_.data_digest && logged_in_;
     for (size_t i = 0; i < batch; ++i) {
       OutPdu& p = out_[i];
+      // Digests start with the first PDU after the final Login Response (RFC 7143 §13.1).
+      bool login = p.bhs.opcode() == Opcode::login_response;
+      bool hd = params_.header_digest && !login;
+      bool dd = params_.data_digest && !login;
       std::span<const std::byte> data =
           p.data.empty() ? std::span<const std::byte>(p.owned) : p.data;
       bufs.emplace_back(p.bhs.b.data(), p.bhs.b.size());
@@ -250,8 +253,17 @@ void Connection::handle_login(const Pdu& pdu) {
     closing_ = true;
     return;
   }
+  if (reply.complete) {
+    login_complete(*login_);
+    // The final Login Response opens the command window: Windows sends one command into a
+    // window of one and then waits forever for it to open.
+    p.bhs.set_field32(off::kMaxCmdSn, window_.advertise(free_slots()));
+  }
   queue(std::move(p));
-  if (reply.complete) login_complete(*login_);
+  if (reply.complete) {
+    login_.reset();
+    asio::co_spawn(strand_, ping_loop(), asio::detached);
+  }
 }
 
 void Connection::login_complete(const LoginMachine& m) {
@@ -288,8 +300,6 @@ void Connection::login_complete(const LoginMachine& m) {
       params_.initiator_max_recv_data_segment_length, params_.target_max_recv_data_segment_length,
       params_.first_burst_length, params_.max_burst_length, params_.initial_r2t,
       params_.immediate_data);
-  login_.reset();
-  asio::co_spawn(strand_, ping_loop(), asio::detached);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,57 @@
+// swiftness: an iSCSI target whose LUNs live in OpenStack Swift.
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "target/serve.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: swiftness <command> [options]\n"
+    "commands:\n"
+    "  serve --config FILE [--ready-file FILE] [--threads N]   run the target\n"
+    "  check-config FILE                                       validate a configuration\n"
+    "  version                                                 print the version\n";
+
+int usage_error(const std::string& msg) {
+  std::cerr << "swiftness: " << msg << "\n" << kUsage;
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage_error("no command given");
+  std::string cmd = argv[1];
+  std::vector<std::string> rest(argv + 2, argv + argc);
+  try {
+    if (cmd == "serve") {
+      swiftness::target::ServeOptions o;
+      po::options_description desc("serve");
+      desc.add_options()("config,c", po::value(&o.config_path)->required(), "YAML configuration")(
+          "ready-file", po::value(&o.ready_file), "write bound ports here when listening")(
+          "threads", po::value(&o.io_threads), "I/O threads (default: one per core)");
+      po::variables_map vm;
+      po::store(po::command_line_parser(rest).options(desc).run(), vm);
+      po::notify(vm);
+      return swiftness::target::serve(o);
+    }
+    if (cmd == "check-config") {
+      if (rest.size() != 1) return usage_error("check-config takes one FILE");
+      return swiftness::target::check_config(rest[0]);
+    }
+    if (cmd == "version" || cmd == "--version") {
+      std::cout << "swiftness 0.1.0\n";
+      return 0;
+    }
+    if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  }
+  return usage_error("unknown command '" + cmd + "'");
+}
