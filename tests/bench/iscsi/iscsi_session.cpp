@@ -290,8 +290,8 @@ bool IscsiSession::service(int timeout_ms, std::string* error) {
   return true;
 }
 
-int IscsiSession::in_flight() const {
-  return iscsi_queue_length(ctx_) + iscsi_out_queue_length(ctx_);
+int IscsiSession::awaiting_response() const {
+  return iscsi_queue_length(ctx_) - iscsi_out_queue_length(ctx_);
 }
 
 bool IscsiSession::logout(std::string* error) {

@@ -65,8 +65,10 @@ class IscsiSession {
   // failure, with *error set.
   bool service(int timeout_ms, std::string* error);
 
-  // Commands libiscsi has sent or queued and not yet completed.
-  int in_flight() const;
+  // PDUs sent and awaiting a response: the commands the target holds right now. libiscsi's
+  // iscsi_queue_length() also counts what is still queued for sending (commands beyond the
+  // target's CmdSN window, Data-Out PDUs), so the queued part is subtracted.
+  int awaiting_response() const;
 
   // Orderly logout; the destructor only drops the connection. Returns false on failure.
   bool logout(std::string* error);

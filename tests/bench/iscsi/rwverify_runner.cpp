@@ -214,9 +214,9 @@ bool Runner::drain() {
       fail(error);
       return false;
     }
-    // Commands sent and not yet answered: shows the target really had qd commands at once
-    // (libiscsi holds back what the target's CmdSN window does not admit).
-    peak_in_flight_ = std::max(peak_in_flight_, iscsi_queue_length(session_->ctx()));
+    // Shows the target really had qd commands at once (libiscsi holds back what the target's
+    // CmdSN window does not admit).
+    peak_in_flight_ = std::max(peak_in_flight_, session_->awaiting_response());
   }
   return !failed_;
 }
