@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
+#include <thread>
 
 #include "swift/md5.hpp"
 #include "swift/swift_store.hpp"
@@ -251,6 +252,40 @@ TEST_F(HttpFaults, PoolNeverExceedsItsMaximumPerEndpoint) {
   EXPECT_EQ(server.requests().size(), 6u);
   EXPECT_LE(server.max_concurrent_connections(), 2);
   EXPECT_EQ(store.stats().connections_opened, 2u);
+}
+
+TEST_F(HttpFaults, SharedByCallersOnSeveralThreads) {
+  std::atomic<int> n{0};
+  FaultServer server([&](const FaultRequest& r) {
+    // Every fifth request fails once, so retries interleave with other callers' requests.
+    if (n++ % 5 == 0) return FaultReply{503, {}, ""};
+    if (r.method == "PUT") return FaultReply{201, {{"ETag", md5(r.body)}}, ""};
+    return ok_object();
+  });
+  auto cfg = config(server);
+  cfg.max_connections_per_endpoint = 3;
+  swift::SwiftStore store(ctx_.get_executor(), cfg);
+  std::atomic<int> ok{0};
+  const auto body = testing::bytes_of(kBody);
+  for (int i = 0; i < 24; ++i) {
+    boost::asio::co_spawn(
+        ctx_,
+        [&, i]() -> boost::asio::awaitable<void> {
+          const core::ObjectKey key{"c", "o" + std::to_string(i)};
+          const core::PutOptions put_opts;
+          const core::GetOptions get_opts;
+          auto p = co_await store.put(key, body, put_opts);
+          auto g = co_await store.get(key, get_opts);
+          if (p && g && g->body == body) ++ok;
+        },
+        boost::asio::detached);
+  }
+  std::thread other([&] { ctx_.run(); });
+  ctx_.run();
+  other.join();
+  EXPECT_EQ(ok.load(), 24);
+  EXPECT_LE(server.max_concurrent_connections(), 3);
+  EXPECT_GT(store.stats().retries, 0u);
 }
 
 TEST_F(HttpFaults, UnauthorizedReauthenticatesOnceAndReplays) {
