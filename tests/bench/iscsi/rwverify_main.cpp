@@ -4,12 +4,9 @@
 // Exit codes: 0 all verified, 1 data mismatch, 2 usage error, 3 connect/login failed,
 //             4 a command failed or the connection dropped.
 
-#include <sys/uio.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -25,11 +22,6 @@
 #include "tests/bench/iscsi/io_plan.hpp"
 #include "tests/bench/iscsi/iscsi_session.hpp"
 #include "tests/bench/iscsi/rwverify_runner.hpp"
-
-extern "C" {
-#include <iscsi/iscsi.h>
-#include <iscsi/scsi-lowlevel.h>
-}
 
 namespace po = boost::program_options;
 
