@@ -197,7 +197,8 @@ fi
 # --- runs -----------------------------------------------------------------------------------------
 results="$out/results.jsonl"
 : >"$results"
-echo "bench-vs-tgt: $(nproc) CPUs, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "bench-vs-tgt: $(nproc) CPUs, kernel $(uname -r), load average $load_start"
 echo "bench-vs-tgt: LUN $((size_bytes >> 20)) MiB, blocks of $block_size bytes; ${duration}s per run" \
   "after ${ramp}s ramp; $rounds round(s)"
 echo "bench-vs-tgt: tgt at $tgt_url"
@@ -278,5 +279,14 @@ for round in $(seq "$rounds"); do
   done
 done
 
-python3 "$here/bench_table.py" "$results" | tee "$out/summary.md"
+{
+  echo "# Swiftness vs tgt, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "$(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), kernel $(uname -r);"
+  echo "load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (others' work"
+  echo "shares these CPUs). LUN $((size_bytes >> 20)) MiB, $block_size-byte blocks, ${duration}s runs"
+  echo "after ${ramp}s ramp, $rounds round(s) alternating which target goes first."
+  echo
+  python3 "$here/bench_table.py" "$results"
+} | tee "$out/summary.md"
 echo "bench-vs-tgt: results in $out"
