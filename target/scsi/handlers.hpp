@@ -52,6 +52,7 @@ boost::asio::awaitable<CommandResult> handle_report_supported_opcodes(Ctx&);
 boost::asio::awaitable<CommandResult> handle_report_supported_tmfs(Ctx&);
 boost::asio::awaitable<CommandResult> handle_start_stop_unit(Ctx&);
 boost::asio::awaitable<CommandResult> handle_prevent_allow(Ctx&);
+boost::asio::awaitable<CommandResult> handle_read_defect_data(Ctx&);
 // handlers_io.cpp
 boost::asio::awaitable<CommandResult> handle_read(Ctx&);
 boost::asio::awaitable<CommandResult> handle_write(Ctx&);

@@ -235,4 +235,15 @@ awaitable<CommandResult> handle_prevent_allow(Ctx&) {
   co_return good();
 }
 
+awaitable<CommandResult> handle_read_defect_data(Ctx& c) {
+  // SBC-3 5.18/5.19: a virtual disk has no defects. Answer the header with the lists asked for
+  // marked valid (PLISTV/GLISTV) and a DEFECT LIST LENGTH of zero.
+  const bool twelve = c.spec.opcode == 0xb7;
+  const uint8_t req = twelve ? c.cdb[1] : c.cdb[2];  // REQ_PLIST(4) REQ_GLIST(3) FORMAT(2-0)
+  DataInWriter w = writer(c, twelve ? core::load_be32(&c.cdb[6]) : core::load_be16(&c.cdb[7]));
+  w.u8(1, uint8_t(req & 0x1f));
+  w.extend(twelve ? 8 : 4);
+  co_return c.data_in(w);
+}
+
 }  // namespace swiftness::scsi

@@ -142,3 +142,23 @@ TEST(CommandTable, SortedAndUsageCoversOpcode) {
 
 }  // namespace
 }  // namespace swiftness::scsi::test
+
+namespace swiftness::scsi::test {
+namespace {
+
+TEST(ReadDefectData10, Simple) {
+  Harness h;
+  auto o = h.run({0x37, 0, 0x18, 0, 0, 0, 0, 0, 32, 0}, 32);
+  ASSERT_TRUE(IsGood(o));
+  EXPECT_EQ(o.data, (std::vector<uint8_t>{0, 0x18, 0, 0}));
+}
+
+TEST(ReadDefectData12, Simple) {
+  Harness h;
+  auto o = h.run({0xb7, 0x08, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0}, 32);
+  ASSERT_TRUE(IsGood(o));
+  EXPECT_EQ(o.data, (std::vector<uint8_t>{0, 0x08, 0, 0, 0, 0, 0, 0}));
+}
+
+}  // namespace
+}  // namespace swiftness::scsi::test
