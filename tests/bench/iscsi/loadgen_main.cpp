@@ -124,6 +124,8 @@ class Worker {
         note_error(error);
         break;
       }
+      // What the target really held at once: below --qd if its CmdSN window is smaller.
+      peak_at_target_ = std::max(peak_at_target_, session_->awaiting_response());
     }
   }
 
@@ -138,6 +140,7 @@ class Worker {
   uint64_t errors() const { return errors_; }
   const std::string& first_error() const { return error_; }
   Clock::time_point last_completion() const { return last_completion_; }
+  int peak_at_target() const { return peak_at_target_; }
 
  private:
   static void on_complete(iscsi_context* ctx, int status, void* /*command_data*/, void* priv) {
@@ -231,6 +234,7 @@ class Worker {
   uint64_t errors_ = 0;
   std::string error_;
   Clock::time_point last_completion_{};
+  int peak_at_target_ = 0;
 };
 
 double cpu_seconds() {
@@ -361,7 +365,9 @@ int run(const Options& o) {
   uint64_t ops = 0, errors = 0;
   Clock::time_point last{};
   std::string first_error;
+  int qd_reached = 0;  // the lowest per-session peak: the depth every session reached
   for (auto& w : workers) {
+    qd_reached = qd_reached == 0 ? w->peak_at_target() : std::min(qd_reached, w->peak_at_target());
     hist.merge(w->histogram());
     ops += w->measured_ops();
     errors += w->errors();
@@ -393,11 +399,17 @@ int run(const Options& o) {
       "{\"tool\":\"iscsi-loadgen\",\"label\":\"%s\",\"rw\":\"%s\",\"bs\":%llu,\"qd\":%d,"
       "\"sessions\":%d,\"ops\":%llu,\"seconds\":%.3f,\"iops\":%.1f,\"mbps\":%.2f,"
       "\"lat_avg_us\":%.1f,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"lat_p999_us\":%.1f,"
-      "\"lat_max_us\":%.1f,\"client_cpu_pct\":%.1f,\"errors\":%llu}\n",
+      "\"lat_max_us\":%.1f,\"qd_reached\":%d,\"client_cpu_pct\":%.1f,\"errors\":%llu}\n",
       json_escape(o.label).c_str(), o.rw.c_str(), static_cast<unsigned long long>(*io_bytes), o.qd,
       o.sessions, static_cast<unsigned long long>(ops), secs, iops, mbps, hist.mean() / 1000,
       us(hist.percentile(0.5)), us(hist.percentile(0.99)), us(hist.percentile(0.999)),
-      us(hist.max()), cpu_pct, static_cast<unsigned long long>(errors));
+      us(hist.max()), qd_reached, cpu_pct, static_cast<unsigned long long>(errors));
+  if (qd_reached < o.qd) {
+    std::fprintf(stderr,
+                 "iscsi-loadgen: warning: the target held at most %d commands at once, not --qd "
+                 "%d (its CmdSN window is smaller?)\n",
+                 qd_reached, o.qd);
+  }
   return errors != 0 || !first_error.empty() ? 4 : 0;
 }
 

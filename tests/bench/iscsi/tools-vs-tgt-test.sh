@@ -99,7 +99,7 @@ expect 3 "mutual CHAP catches a target with the wrong secret" "$rwverify" -q "$c
   --mutual-chap-secret othersecret99
 expect 0 "loadgen randwrite QD 16, 2 sessions, JSON line" bash -c \
   "'$loadgen' '$plain' --rw randwrite --qd 16 --sessions 2 --duration 1 | tail -1 |
-   python3 -c 'import json,sys; r=json.load(sys.stdin); assert r[\"iops\"] > 100 and r[\"errors\"] == 0, r'"
+   python3 -c 'import json,sys; r=json.load(sys.stdin); assert r[\"iops\"] > 100 and r[\"errors\"] == 0 and r[\"qd_reached\"] == 16, r'"
 expect 0 "loadgen 1 MiB seqread by op count" bash -c \
   "'$loadgen' '$plain' --rw seqread --bs 1m --qd 4 --duration 0 --ops 64 | tail -1 |
    python3 -c 'import json,sys; r=json.load(sys.stdin); assert r[\"ops\"] == 64 and r[\"mbps\"] > 0, r'"
