@@ -73,6 +73,11 @@ def main(path):
                     rs = [r[field] for r in runs.get((key, t), []) if r.get(field) is not None]
                     row.append(fmt.format(statistics.median(rs)) if rs else "-")
             print("| " + " | ".join(row) + " |")
+    for (key, t), rs in runs.items():
+        short = [r["qd_reached"] for r in rs if r.get("qd_reached", r["qd"]) < r["qd"]]
+        if short:
+            print(f"\nWarning: {t} held only {min(short)} commands at once in {key[0]} QD {key[2]}"
+                  " (its CmdSN window is smaller than the queue depth).")
     rounds = max((len(v) for v in runs.values()), default=0)
     print(f"\nMedian of {rounds} round(s) per cell. Ratios are swiftness / tgt.")
     cpu = max((r["client_cpu_pct"] for v in runs.values() for r in v), default=0)
