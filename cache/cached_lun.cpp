@@ -227,18 +227,29 @@ asio::awaitable<Result<void>> CachedLun::write(core::Lba lba, std::span<const st
 Result<void> CachedLun::make_durable_blocking() {
   // SBC-3 SYNCHRONIZE CACHE / FUA: the data pages first, then the journal that points at them;
   // a record on stable storage never refers to data that is not.
+  uint64_t target = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (failed_) return block_errc::io_error;
+    target = next_seq_ - 1;  // every record committed before this call
+  }
   std::lock_guard dlock(durability_mu_);
+  // Group commit: a sync round that started after our records were written covers them.
+  if (durable_seq_ >= target) return {};
   std::shared_ptr<File> journal;
+  uint64_t upto = 0;
   {
     std::lock_guard lock(mu_);
     if (failed_) return block_errc::io_error;
     journal = journal_;
+    upto = next_seq_ - 1;  // data of every committed record was written before its commit
   }
   if (!data_->sync() || !journal->sync()) {
     std::lock_guard lock(mu_);
     failed_ = true;
     return block_errc::io_error;
   }
+  durable_seq_ = upto;
   return {};
 }
 

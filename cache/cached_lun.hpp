@@ -197,6 +197,7 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   CacheStats counters_;
 
   std::mutex durability_mu_;  // serializes fdatasync rounds and checkpoints (pool threads)
+  uint64_t durable_seq_ = 0;  // records up to here are on stable storage (durability_mu_)
 
   std::atomic<bool> stopping_{false};
   std::atomic<int> loops_running_{0};

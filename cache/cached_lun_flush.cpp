@@ -386,8 +386,9 @@ asio::awaitable<void> CachedLun::flusher_loop() {
       const bool eager =
           drain_requests_ > 0 || state_->dirty_blocks > uint64_t(cfg_.dirty_low_watermark * pages_);
       std::vector<std::pair<Clock::time_point, uint64_t>> candidates;
-      for (auto& [id, c] : state_->chunks) {
-        if (c.dirty_count == 0 || c.uploading || c.retry_after > now) continue;
+      for (uint64_t id : state_->dirty_chunks) {
+        const ChunkState& c = state_->chunks.at(id);
+        if (c.uploading || c.retry_after > now) continue;
         if (eager || now - c.dirty_since >= cfg_.max_dirty_age) {
           candidates.emplace_back(c.dirty_since, id);
         }
@@ -552,6 +553,7 @@ Result<void> CachedLun::checkpoint_blocking() {
   std::vector<std::byte> body;
   std::vector<uint32_t> quarantine;
   uint64_t old_gen = 0;
+  uint64_t last_seq = 0;
   {
     std::lock_guard lock(mu_);
     CheckpointHeader h;
@@ -561,6 +563,7 @@ Result<void> CachedLun::checkpoint_blocking() {
     h.lun_blocks = lun_blocks_;
     h.pages = pages_;
     h.last_seq = next_seq_ - 1;
+    last_seq = h.last_seq;
     h.journal_gen = new_gen;
     body = encode_checkpoint(h, *state_);
     quarantine = state_->take_quarantine();
@@ -591,6 +594,7 @@ Result<void> CachedLun::checkpoint_blocking() {
     state_->release(quarantine);
     ++counters_.checkpoints;
   }
+  durable_seq_ = std::max(durable_seq_, last_seq);  // the checkpoint holds every record so far
   (void)fs_->remove(base + ".journal." + std::to_string(old_gen));
   return {};
 }

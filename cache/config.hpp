@@ -30,7 +30,7 @@ struct CacheConfig {
   std::chrono::milliseconds max_dirty_age{30'000};     // dirty data is uploaded within this
   std::chrono::milliseconds write_wait_limit{20'000};  // bounded wait under backpressure
   std::chrono::milliseconds gc_grace{60'000};          // superseded objects live this long after
-  std::chrono::milliseconds index_interval{1'000};     // Swift index checkpoint debounce
+  std::chrono::milliseconds index_interval{5'000};     // Swift index checkpoint debounce
   uint64_t checkpoint_journal_bytes = 16ull << 20;     // local checkpoint when the journal grows
   uint64_t checkpoint_data_bytes = 256ull << 20;       // ... or this much data was written (replay
                                                        // re-reads it to check it: bounded restart)

@@ -107,6 +107,7 @@ void CacheState::rebuild_free_map() {
   std::vector<uint8_t> used(page_total(), 0);
   used_pages = 0;
   dirty_blocks = 0;
+  dirty_chunks.clear();
   for (auto& [id, c] : chunks) {
     c.page_count = 0;
     c.dirty_count = 0;
@@ -119,6 +120,7 @@ void CacheState::rebuild_free_map() {
     }
     used_pages += c.page_count;
     dirty_blocks += c.dirty_count;
+    if (c.dirty_count > 0) dirty_chunks.insert(id);
   }
   for (uint32_t p = 0; p < page_total(); ++p)
     mark(p, !used[p]);
@@ -140,23 +142,27 @@ void CacheState::ensure_entries(ChunkState& c, uint64_t id) {
   if (c.dirty.size() < (n + 63) / 64) c.dirty.resize((n + 63) / 64, 0);
 }
 
-void CacheState::set_dirty(ChunkState& c, uint32_t b) {
+void CacheState::set_dirty(uint64_t id, ChunkState& c, uint32_t b) {
   if (c.is_dirty(b)) return;
-  if (c.dirty_count == 0) c.dirty_since = std::chrono::steady_clock::now();
+  if (c.dirty_count == 0) {
+    c.dirty_since = std::chrono::steady_clock::now();
+    dirty_chunks.insert(id);
+  }
   c.dirty[b / 64] |= 1ull << (b % 64);
   ++c.dirty_count;
   ++dirty_blocks;
 }
 
-void CacheState::clear_dirty(ChunkState& c, uint32_t b) {
+void CacheState::clear_dirty(uint64_t id, ChunkState& c, uint32_t b) {
   if (!c.is_dirty(b)) return;
   c.dirty[b / 64] &= ~(1ull << (b % 64));
-  --c.dirty_count;
   --dirty_blocks;
+  if (--c.dirty_count == 0) dirty_chunks.erase(id);
 }
 
 void CacheState::apply_write(const Segment& s) {
-  ChunkState& c = chunk(s.chunk);
+  const uint64_t id = s.chunk;
+  ChunkState& c = chunk(id);
   ensure_entries(c, s.chunk);
   uint32_t b = s.first;
   for (const PageRun& r : s.runs) {
@@ -171,7 +177,7 @@ void CacheState::apply_write(const Segment& s) {
       c.entries[b] = r.page + i;
       ++c.page_count;
       ++used_pages;
-      set_dirty(c, b);
+      set_dirty(id, c, b);
     }
   }
 }
@@ -209,7 +215,7 @@ void CacheState::apply_unmap(uint64_t id, uint32_t first, uint32_t count,
         retire(c.entries[b]);
         --used_pages;
       }
-      clear_dirty(c, b);
+      clear_dirty(id, c, b);
     }
     if (c.object.exists()) add_garbage({object_name(id, c.object), needed_index_seq});
     c.object = {};
@@ -229,7 +235,7 @@ void CacheState::apply_unmap(uint64_t id, uint32_t first, uint32_t count,
       --used_pages;
     }
     c.entries[b] = kZeroPage;
-    set_dirty(c, b);
+    set_dirty(id, c, b);
   }
 }
 
@@ -239,7 +245,7 @@ void CacheState::apply_clean(uint64_t id, const ObjectRef& ref, std::span<const 
   ensure_entries(c, id);
   for (uint32_t b = 0; b < c.entries.size() && b / 64 < cleaned.size(); ++b) {
     if (!((cleaned[b / 64] >> (b % 64)) & 1)) continue;
-    clear_dirty(c, b);
+    clear_dirty(id, c, b);
     // Zeros are now in the object (or the chunk has none): nothing to keep locally.
     if (c.entries[b] == kZeroPage) c.entries[b] = kNoPage;
   }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -116,6 +117,7 @@ class CacheState {
   }
 
   std::unordered_map<uint64_t, ChunkState> chunks;
+  std::set<uint64_t> dirty_chunks;  // chunks with dirty_count > 0 (the flusher's work list)
   std::vector<Garbage> garbage;
   uint64_t next_gen = 1;      // generation for the next chunk object (LUN-wide, increasing)
   uint64_t index_seq = 0;     // newest Swift index checkpoint known to be saved
@@ -124,8 +126,8 @@ class CacheState {
 
  private:
   void retire(uint32_t page);  // superseded: quarantine
-  void set_dirty(ChunkState& c, uint32_t b);
-  void clear_dirty(ChunkState& c, uint32_t b);
+  void set_dirty(uint64_t id, ChunkState& c, uint32_t b);
+  void clear_dirty(uint64_t id, ChunkState& c, uint32_t b);
   void ensure_entries(ChunkState& c, uint64_t id);
   void mark(uint32_t page, bool free);
 
