@@ -146,17 +146,23 @@ void DeviceServerImpl::nexus_added(const std::shared_ptr<const Nexus>& nexus) {
 
 void DeviceServerImpl::nexus_removed(const Nexus& nexus) {
   {
+    // The transport may reuse an id for the same initiator port: a new login of that port can
+    // be registered before the old connection is torn down. Only forget our own entry.
     std::lock_guard lock(nexus_mu_);
-    nexuses_.erase(nexus.id);
+    auto it = nexuses_.find(nexus.id);
+    if (it != nexuses_.end() && it->second.get() == &nexus) {
+      nexuses_.erase(it);
+      for (auto& [_, lu] : lus_)
+        lu->drop_nexus(nexus.id);
+    }
   }
   const ItNexusId who = it_nexus_of(nexus);
-  const bool still_logged_in = !nexus_ids_for(who).empty();
   for (auto& [_, lu] : lus_) {
-    lu->drop_nexus(nexus.id);
-    // SPC-2 7.21: an I_T nexus loss releases its RESERVE(6)/(10) reservation. Persistent
-    // reservations survive (SPC-4 5.13.1).
+    // SPC-2 5.5.1: logout or loss of the I_T nexus releases its RESERVE(6)/(10) reservation,
+    // even if the same initiator port logs in again. Persistent reservations survive
+    // (SPC-4 5.13.1).
     std::lock_guard lock(lu->mutex());
-    if (!still_logged_in && lu->spc2_holder() && *lu->spc2_holder() == who) {
+    if (lu->spc2_holder() && *lu->spc2_holder() == who) {
       lu->spc2_holder().reset();
       lu->reservations_changed();
     }

@@ -14,12 +14,13 @@ using boost::asio::awaitable;
 
 awaitable<CommandResult> handle_compare_and_write(Ctx& c) {
   const uint32_t bs = c.geo.block_size;
-  // SBC-3 5.2: NUMBER OF LOGICAL BLOCKS 0 is not an error and transfers nothing.
-  if (c.blocks == 0) co_return good();
   if (c.blocks > kMaxCompareAndWriteBlocks) co_return c.invalid_cdb_field(13);
   const size_t bytes = size_t(c.blocks) * bs;
-  // The data-out buffer holds the verify data then the write data: exactly 2 x blocks.
+  // The data-out buffer holds the verify data then the write data: exactly 2 x blocks. (A
+  // 256-block request wraps the one-byte field to 0 and arrives with data: rejected here.)
   if (c.cmd.data_out.size() != 2 * bytes) co_return c.invalid_cdb_field(13);
+  // SBC-3 5.2: NUMBER OF LOGICAL BLOCKS 0 is not an error and transfers nothing.
+  if (c.blocks == 0) co_return good();
   // Exclusive hold: no other write to these blocks between our read and our write.
   RangeLock::Hold hold = co_await c.lu->ranges().acquire(c.lba, c.blocks, true);
   std::vector<std::byte> medium(bytes);
@@ -59,29 +60,34 @@ awaitable<CommandResult> handle_write_same(Ctx& c) {
   const uint32_t bs = c.geo.block_size;
   const bool unmap = c.cdb[1] & 0x08;
   const uint16_t count_byte = c.spec.opcode == 0x41 ? 7 : 10;
-  // WSNZ=1 in VPD B0: zero blocks is an error, as is more than MAXIMUM WRITE SAME LENGTH.
-  if (c.blocks == 0 || c.blocks > kMaxWriteSameBlocks) co_return c.invalid_cdb_field(count_byte);
+  // SBC-3 5.43 (WSNZ=0 in VPD B0): NUMBER OF LOGICAL BLOCKS 0 means "to the last block".
+  // Either way the count may not exceed MAXIMUM WRITE SAME LENGTH.
+  const uint64_t blocks = c.blocks != 0 ? c.blocks : c.geo.block_count - c.lba;
+  if (blocks > kMaxWriteSameBlocks) co_return c.invalid_cdb_field(count_byte);
+  // UNMAP on a fully provisioned LU (LBPME=0, LBPWS=0) is an invalid field (SBC-3 5.43).
+  if (unmap && !c.geo.thin) co_return c.invalid_cdb_field(1, 3);
   // Exactly one logical block of data-out.
   if (c.cmd.data_out.size() != bs) co_return c.invalid_cdb_field(count_byte);
   const auto pattern = c.cmd.data_out.first(bs);
   const bool zeros =
       std::all_of(pattern.begin(), pattern.end(), [](std::byte b) { return b == std::byte{0}; });
-  RangeLock::Hold hold = co_await c.lu->ranges().acquire(c.lba, c.blocks, false);
+  if (blocks == 0) co_return good();  // LBA == capacity with "to the end": nothing to do
+  RangeLock::Hold hold = co_await c.lu->ranges().acquire(c.lba, blocks, false);
   // SBC-3 5.43: with UNMAP set, a thin LU deallocates the range when the data would read back
   // the same (LBPRZ=1: zeros); otherwise the data is written.
   if (unmap && c.geo.thin && zeros) {
-    core::LbaRange r{c.lba, c.blocks};
+    core::LbaRange r{c.lba, blocks};
     auto res = co_await c.lu->device().unmap(std::span(&r, 1));
     if (!res) co_return c.storage_error(res.error(), true);
     co_return good();
   }
   const uint64_t chunk_blocks = std::max<uint64_t>(1, (1u << 20) / bs);
-  std::vector<std::byte> buf(std::min(c.blocks, chunk_blocks) * bs);
+  std::vector<std::byte> buf(std::min(blocks, chunk_blocks) * bs);
   for (size_t off = 0; off < buf.size(); off += bs)
     std::memcpy(&buf[off], pattern.data(), bs);
   const bool fua = !c.lu->write_cache_enabled();
-  for (uint64_t done = 0; done < c.blocks;) {
-    const uint64_t n = std::min(chunk_blocks, c.blocks - done);
+  for (uint64_t done = 0; done < blocks;) {
+    const uint64_t n = std::min(chunk_blocks, blocks - done);
     auto res = co_await c.lu->device().write(c.lba + done, std::span(buf).first(n * bs), {fua});
     if (!res) co_return c.storage_error(res.error(), true);
     done += n;

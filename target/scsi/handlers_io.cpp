@@ -54,14 +54,17 @@ awaitable<CommandResult> handle_write(Ctx& c) {
   // Write only whole blocks the initiator actually sent: with EDTL short of the command, the
   // rest is residual and must not be written (libiscsi Write10Residuals).
   const uint64_t blocks = std::min<uint64_t>(c.blocks, c.cmd.data_out.size() / bs);
-  if (blocks == 0) co_return good();
+  CommandResult done;
+  // What the command wanted to move, so the transport reports over/underflow against EDTL.
+  done.full_length = uint32_t(std::min<uint64_t>(c.blocks * bs, 0xffffffffu));
+  if (blocks == 0) co_return done;
   RangeLock::Hold hold;
   if (!c.lu->ranges().try_acquire(c.lba, blocks, false, hold))
     hold = co_await c.lu->ranges().acquire(c.lba, blocks, false);
   const bool fua = fua_requested(c) || !c.lu->write_cache_enabled();
   auto res = co_await c.lu->device().write(c.lba, c.cmd.data_out.first(blocks * bs), {fua});
   if (!res) co_return c.storage_error(res.error(), true);
-  co_return good();
+  co_return done;
 }
 
 awaitable<CommandResult> handle_write_and_verify(Ctx& c) {

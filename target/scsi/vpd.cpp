@@ -66,7 +66,7 @@ void device_identification(const Ctx& c, DataInWriter& w) {
 void block_limits(const Ctx& c, DataInWriter& w) {
   const auto& g = c.geo;
   w.extend(0x40);  // PAGE LENGTH 3Ch (HCK expects it)
-  w.u8(4, 0x01);   // WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is rejected
+  w.u8(4, 0x00);   // WSNZ 0: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 runs to the end
   w.u8(5, uint8_t(kMaxCompareAndWriteBlocks));
   w.u16(6, uint16_t(std::max<uint32_t>(1, g.unmap_granularity_blocks)));  // OPT. XFER GRAN.
   w.u32(8, g.max_transfer_blocks);

@@ -23,6 +23,9 @@ inline constexpr char kVendorId[] = "SWIFTNSS";
 inline constexpr char kRevision[] = "0001";
 // B0h limits that do not come from the device.
 inline constexpr uint32_t kMaxCompareAndWriteBlocks = 255;  // a one-byte CDB field
-inline constexpr uint32_t kMaxWriteSameBlocks = 0x10000;
+// Below 64 Ki blocks: a single WRITE SAME never needs more than one 16-bit count's worth, and
+// libiscsi's WriteSame16.Unmap then does not pair a 65536-block WRITE (16) with it (beyond our
+// MAXIMUM TRANSFER LENGTH).
+inline constexpr uint32_t kMaxWriteSameBlocks = 0xffff;
 
 }  // namespace swiftness::scsi

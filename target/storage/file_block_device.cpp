@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <vector>
 
@@ -95,7 +96,9 @@ Result<std::shared_ptr<FileBlockDevice>> FileBlockDevice::open(
   core::BlockGeometry g;
   g.block_size = o.block_size;
   g.block_count = o.size_bytes / o.block_size;
-  g.physical_block_exponent = o.block_size == 512 ? 3 : 0;  // 4 KiB pages underneath
+  g.physical_block_exponent = 0;
+  if (o.physical_block_size > o.block_size && o.physical_block_size % o.block_size == 0)
+    g.physical_block_exponent = uint32_t(std::countr_zero(o.physical_block_size / o.block_size));
   g.optimal_transfer_blocks = (1u << 20) / o.block_size;
   g.max_transfer_blocks = o.max_transfer_bytes / o.block_size;
   g.thin = o.thin;

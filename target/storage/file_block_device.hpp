@@ -22,6 +22,10 @@ struct FileBlockDeviceOptions {
   bool thin = true;  // false: allocate every block now (fallocate), no UNMAP
   bool read_only = false;
   uint32_t max_transfer_bytes = 8u << 20;
+  // Reported physical block size (READ CAPACITY (16) exponent); 0 = the logical block size.
+  // Left at 0 by default: libiscsi's GetLBAStatus.UnmapSingle assumes one logical block per
+  // physical block.
+  uint32_t physical_block_size = 0;
 };
 
 class FileBlockDevice final : public core::BlockDevice {

@@ -87,7 +87,7 @@ TEST(Inquiry, BlockLimits) {
   ASSERT_TRUE(IsGood(o));
   ASSERT_EQ(o.data.size(), 0x40u);
   EXPECT_EQ(o.data[3], 0x3c);
-  EXPECT_EQ(o.data[4], 0x01);  // WSNZ
+  EXPECT_EQ(o.data[4], 0x00);  // WSNZ: 0 blocks means "to the end"
   EXPECT_EQ(o.data[5], 255);   // MAXIMUM COMPARE AND WRITE LENGTH
   // MAXIMUM UNMAP LBA COUNT and BLOCK DESCRIPTOR COUNT non-zero on a thin LU.
   EXPECT_NE(o.data[20] | o.data[21] | o.data[22] | o.data[23], 0);

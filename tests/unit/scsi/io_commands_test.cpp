@@ -127,9 +127,16 @@ TEST(CompareAndWrite, InvalidDataOutSize) {
   EXPECT_FALSE(IsGood(h.run(caw, 4096, pattern(4096, 0))));
 }
 
-TEST(WriteSame10, ZeroBlocksRejected) {
+TEST(WriteSame10, ZeroBlocks) {
   Harness h;
-  EXPECT_TRUE(IsInvalidFieldInCdb(h.run({0x41, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 512, pattern(512, 0))));
+  // 0 blocks = to the end of the medium: from LBA 0 that is more than MAXIMUM WRITE SAME
+  // LENGTH on a big LU; here (2048 blocks) it fits.
+  ASSERT_TRUE(IsGood(h.run({0x41, 0, 0, 0, 0x07, 0xf0, 0, 0, 0, 0}, 512, pattern(512, 0x5e))));
+  EXPECT_EQ(h.run(read10(2032, 16), 16 * 512).data, pattern(16 * 512, 0x5e));
+  EXPECT_EQ(h.run(read10(2031, 1), 512).data, pattern(512, 0));
+  EXPECT_TRUE(IsGood(h.run({0x41, 0, 0, 0, 0x08, 0x00, 0, 0, 0, 0}, 512, pattern(512, 0))));
+  EXPECT_TRUE(
+      IsLbaOutOfRange(h.run({0x41, 0, 0, 0, 0x08, 0x01, 0, 0, 0, 0}, 512, pattern(512, 0))));
 }
 
 TEST(WriteSame10, Simple) {
@@ -236,6 +243,37 @@ TEST(WriteVerify10, Simple) {
   Harness h;
   ASSERT_TRUE(IsGood(h.run({0x2e, 0, 0, 0, 0, 3, 0, 0, 1, 0}, 512, pattern(512, 9))));
   EXPECT_EQ(h.run(read10(3, 1), 512).data, pattern(512, 9));
+}
+
+}  // namespace
+}  // namespace swiftness::scsi::test
+
+namespace swiftness::scsi::test {
+namespace {
+
+TEST(Write10, ResidualsReportWhatTheCommandWanted) {
+  Harness h;
+  // Two blocks in the CDB, one sent: the transport computes overflow from full_length.
+  auto o = h.run(write10(0, 2), 512, pattern(512, 1));
+  ASSERT_TRUE(IsGood(o));
+  EXPECT_EQ(o.result.full_length, 1024u);
+  o = h.run(write10(0, 1), 0, {});
+  ASSERT_TRUE(IsGood(o));
+  EXPECT_EQ(o.result.full_length, 512u);
+}
+
+TEST(WriteSame10, UnmapVPDThickRejectsUnmap) {
+  Harness h(Harness::Options{.thin = false});
+  EXPECT_TRUE(
+      IsInvalidFieldInCdb(h.run({0x41, 0x08, 0, 0, 0, 0, 0, 0, 1, 0}, 512, pattern(512, 0))));
+  EXPECT_TRUE(IsGood(h.run({0x41, 0, 0, 0, 0, 0, 0, 0, 1, 0}, 512, pattern(512, 0))));
+}
+
+TEST(CompareAndWrite, ZeroBlocksWithDataIsInvalid) {
+  Harness h;
+  auto caw = cdb16(0x89, 0, 0);
+  EXPECT_TRUE(IsGood(h.run(caw)));
+  EXPECT_TRUE(IsInvalidFieldInCdb(h.run(caw, 1024, pattern(1024, 0))));
 }
 
 }  // namespace

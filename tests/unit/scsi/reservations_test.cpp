@@ -192,3 +192,24 @@ TEST(Reserve6, LunResetAndNexusLossRelease) {
 
 }  // namespace
 }  // namespace swiftness::scsi::test
+
+namespace swiftness::scsi::test {
+namespace {
+
+TEST(Reserve6, LogoutReleasesEvenIfThePortLogsInAgain) {
+  Harness h;
+  ASSERT_TRUE(IsGood(h.run({0x16, 0, 0, 0, 0, 0})));
+  // The same initiator port logs in again (same nexus id) before the old nexus is torn down.
+  auto again = make_nexus(h.a->id, h.a->initiator_name, h.a->isid[5]);
+  h.server->nexus_added(again);
+  h.clear_ua(again);
+  h.server->nexus_removed(*h.a);
+  EXPECT_TRUE(IsGood(h.run({0x16, 0, 0, 0, 0, 0}, 0, {}, h.b)));
+  // The new nexus is still known: it receives unit attentions.
+  EXPECT_EQ(h.server->logical_unit_reset(*h.b, 0), TmfResponse::function_complete);
+  EXPECT_TRUE(HasCheckCondition(h.run({0, 0, 0, 0, 0, 0}, 0, {}, again), SenseKey::unit_attention,
+                                0x29, 0));
+}
+
+}  // namespace
+}  // namespace swiftness::scsi::test
