@@ -69,13 +69,12 @@ awaitable<CommandResult> handle_write_same(Ctx& c) {
   // Exactly one logical block of data-out.
   if (c.cmd.data_out.size() != bs) co_return c.invalid_cdb_field(count_byte);
   const auto pattern = c.cmd.data_out.first(bs);
-  const bool zeros =
-      std::all_of(pattern.begin(), pattern.end(), [](std::byte b) { return b == std::byte{0}; });
   if (blocks == 0) co_return good();  // LBA == capacity with "to the end": nothing to do
   RangeLock::Hold hold = co_await c.lu->ranges().acquire(c.lba, blocks, false);
-  // SBC-3 5.43: with UNMAP set, a thin LU deallocates the range when the data would read back
-  // the same (LBPRZ=1: zeros); otherwise the data is written.
-  if (unmap && c.geo.thin && zeros) {
+  // SBC-3 5.43 / 4.7.3.4: with UNMAP set a thin LU unmaps the range whatever the data-out block
+  // holds; with LBPRZ=1 it then reads back as zeros (libiscsi WriteSame10.UnmapUntilEnd sends a
+  // block of FFh). A block of zeros without UNMAP is still written: the blocks stay mapped.
+  if (unmap) {
     core::LbaRange r{c.lba, blocks};
     auto res = co_await c.lu->device().unmap(std::span(&r, 1));
     if (!res) co_return c.storage_error(res.error(), true);

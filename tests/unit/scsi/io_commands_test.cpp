@@ -278,3 +278,17 @@ TEST(CompareAndWrite, ZeroBlocksWithDataIsInvalid) {
 
 }  // namespace
 }  // namespace swiftness::scsi::test
+
+namespace swiftness::scsi::test {
+namespace {
+
+TEST(WriteSame10, UnmapUntilEndIgnoresTheDataBlock) {
+  Harness h;
+  ASSERT_TRUE(IsGood(h.run(write10(2040, 8), 8 * 512, pattern(8 * 512, 0xff))));
+  // UNMAP with a block of FFh and NUMBER OF LOGICAL BLOCKS 0: unmapped to the end, reads zero.
+  ASSERT_TRUE(IsGood(h.run({0x41, 0x08, 0, 0, 0x07, 0xf8, 0, 0, 0, 0}, 512, pattern(512, 0xff))));
+  EXPECT_EQ(h.run(read10(2040, 8), 8 * 512).data, pattern(8 * 512, 0));
+}
+
+}  // namespace
+}  // namespace swiftness::scsi::test
