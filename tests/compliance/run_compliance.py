@@ -133,19 +133,24 @@ def load_expected(path):
             key = (parts[0], parts[1])
             expected[key] = parts[2]
             reasons[key] = parts[3] if len(parts) > 3 else ""
-            if parts[2] == "SKIP" and not reasons[key]:
-                sys.exit(f"{path}:{n}: a SKIP needs a reason")
+            if parts[2] != "PASS" and not reasons[key]:
+                sys.exit(f"{path}:{n}: a {parts[2]} needs a reason")
     return expected, reasons
 
 
 def write_expected(path, actual, reasons):
+    header = []
+    if os.path.exists(path):
+        with open(path) as f:
+            header = [line for line in f if line.startswith("#")]
     with open(path, "w") as f:
-        f.write("# iscsi-test-cu --dataloss ALL against swiftness serve; see run_compliance.py.\n")
-        f.write("# <lun kind> <test> <PASS|FAIL|SKIP> [reason: required for SKIP]\n")
+        f.writelines(header or ["# <lun kind> <test> <PASS|FAIL|SKIP> [reason, required unless PASS]\n"])
         for key in sorted(actual):
             reason = reasons.get(key, "")
-            if actual[key] == "SKIP" and not reason:
-                reason = "TODO: give the reason for this skip"
+            if actual[key] == "PASS":
+                reason = ""
+            elif not reason:
+                reason = f"TODO: give the reason for this {actual[key]}"
             f.write(f"{key[0]} {key[1]} {actual[key]}" + (f" {reason}" if reason else "") + "\n")
 
 
