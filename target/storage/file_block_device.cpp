@@ -168,6 +168,9 @@ awaitable<Result<void>> FileBlockDevice::unmap(std::span<const core::LbaRange> r
 
 awaitable<Result<core::LbaStatus>> FileBlockDevice::lba_status(core::Lba lba) {
   if (lba >= geometry_.block_count) co_return block_errc::out_of_range;
+  // A thick file is allocated end to end. (Its fallocated-but-unwritten extents may look like
+  // holes to SEEK_DATA on some file systems; they are still provisioned.)
+  if (!geometry_.thin) co_return core::LbaStatus{{lba, geometry_.block_count - lba}, true};
   co_return co_await run_blocking(blocking_, [this, lba]() -> Result<core::LbaStatus> {
     const uint64_t bs = geometry_.block_size;
     const uint64_t end_bytes = geometry_.block_count * bs;

@@ -119,6 +119,26 @@ TEST_F(FileBlockDeviceTest, LbaStatusFollowsDataAndHoles) {
   EXPECT_EQ(st->range.count, dev->geometry().block_count - 128);
 }
 
+TEST_F(FileBlockDeviceTest, ThickFileReportsEverythingMapped) {
+  auto dev = open(false);
+  auto st = run_sync(dev->lba_status(10));
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(st->mapped);
+  EXPECT_EQ(st->range.count, dev->geometry().block_count - 10);
+}
+
+TEST_F(FileBlockDeviceTest, PhysicalBlockSizeOption) {
+  FileBlockDeviceOptions o;
+  o.path = dir_ + "/p";
+  o.size_bytes = 1 << 20;
+  o.block_size = 512;
+  o.physical_block_size = 4096;
+  auto dev = FileBlockDevice::open(o, pool_.get_executor());
+  ASSERT_TRUE(dev);
+  EXPECT_EQ((*dev)->geometry().physical_block_exponent, 3u);
+  EXPECT_EQ(open(true)->geometry().physical_block_exponent, 0u);
+}
+
 TEST_F(FileBlockDeviceTest, RejectsBadGeometry) {
   FileBlockDeviceOptions o;
   o.path = dir_ + "/bad";
