@@ -114,6 +114,9 @@ asio::awaitable<Result<void>> CachedLun::wait_dirty_room(uint64_t blocks) {
   const uint64_t high = uint64_t(cfg_.dirty_high_watermark * pages_);
   auto deadline = std::chrono::steady_clock::now() + cfg_.write_wait_limit;
   for (;;) {
+    // With Swift unreachable the flusher cannot make room: absorb writes while pages last
+    // instead of making each one wait out the bound.
+    if (!store_healthy_.load()) co_return Result<void>{};
     {
       std::lock_guard lock(mu_);
       if (state_->dirty_blocks + blocks <= high) co_return Result<void>{};
@@ -365,8 +368,7 @@ void CachedLun::maybe_read_ahead(core::Lba lba, uint64_t blocks) {
     bool sequential = lba == last_read_end_;
     last_read_end_ = lba + blocks;
     if (!sequential || cfg_.read_ahead_chunks == 0 || stopping_) return;
-    uint64_t next = (lba + blocks + chunk_blocks_ - 1) / chunk_blocks_;
-    if ((lba + blocks) % chunk_blocks_ != 0) next = (lba + blocks) / chunk_blocks_ + 1;
+    const uint64_t next = (lba + blocks - 1) / chunk_blocks_ + 1;  // after the last one read
     for (uint64_t c = next; c < next + cfg_.read_ahead_chunks && c < state_->chunk_count(); ++c) {
       ChunkState* cs = state_->find(c);
       if (!cs || !cs->object.exists() || cs->page_count > 0) continue;

@@ -207,6 +207,7 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   std::atomic<bool> kick_flusher_{false};
   std::atomic<bool> kick_maintenance_{false};
   std::atomic<bool> closed_{false};
+  std::atomic<bool> store_healthy_{true};  // false after an upload failed, until one succeeds
 };
 
 }  // namespace swiftness::cache

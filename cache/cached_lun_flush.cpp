@@ -234,6 +234,7 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
     }
     ChunkState& c = state_->chunk(chunk);
     c.uploading = false;
+    store_healthy_ = ok;
     if (ok) {
       c.failures = 0;
       ++counters_.uploads;
