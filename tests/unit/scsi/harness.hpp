@@ -6,6 +6,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -18,6 +21,37 @@
 #include "target/storage/ram_block_device.hpp"
 
 namespace swiftness::scsi::test {
+
+// Wraps a device so every operation first yields to the executor: other commands run in
+// between, as they would while a real device is busy (makes races between commands visible).
+class YieldingDevice final : public core::BlockDevice {
+ public:
+  explicit YieldingDevice(std::shared_ptr<core::BlockDevice> inner) : inner_(std::move(inner)) {}
+  core::BlockGeometry geometry() const override { return inner_->geometry(); }
+  boost::asio::awaitable<core::Result<void>> read(core::Lba lba,
+                                                  std::span<std::byte> buf) override {
+    co_await yield();
+    co_return co_await inner_->read(lba, buf);
+  }
+  boost::asio::awaitable<core::Result<void>> write(core::Lba lba, std::span<const std::byte> buf,
+                                                   core::WriteFlags f) override {
+    co_await yield();
+    co_return co_await inner_->write(lba, buf, f);
+  }
+  boost::asio::awaitable<core::Result<void>> flush(core::LbaRange r) override {
+    co_return co_await inner_->flush(r);
+  }
+  boost::asio::awaitable<core::Result<void>> unmap(std::span<const core::LbaRange> r) override {
+    co_return co_await inner_->unmap(r);
+  }
+
+ private:
+  static boost::asio::awaitable<void> yield() {
+    co_await boost::asio::post(co_await boost::asio::this_coro::executor,
+                               boost::asio::use_awaitable);
+  }
+  std::shared_ptr<core::BlockDevice> inner_;
+};
 
 struct Outcome {
   CommandResult result;
@@ -42,6 +76,7 @@ class Harness {
     bool thin = true;
     std::string state_dir = {};
     bool add_nexuses = true;  // log both nexuses in (and clear their POWER ON UA)
+    bool yielding = false;    // wrap the device in a YieldingDevice
   };
   Harness() : Harness(Options{}) {}
   explicit Harness(Options o) : opts_(o) {
@@ -52,7 +87,9 @@ class Harness {
   void start() {
     LogicalUnitSpec s;
     s.lun = 0;
-    s.device = dev;
+    s.device = opts_.yielding
+                   ? std::shared_ptr<core::BlockDevice>(std::make_shared<YieldingDevice>(dev))
+                   : std::shared_ptr<core::BlockDevice>(dev);
     s.product = "Test LUN";
     s.serial = "SN0001";
     s.naa_id = {0x60, 0x01, 0x40, 0x5f, 0x00, 0x00, 0x00, 0x01,
