@@ -227,14 +227,14 @@ asio::awaitable<Result<void>> CachedLun::write(core::Lba lba, std::span<const st
   co_return Result<void>{};
 }
 
-Result<void> CachedLun::make_durable_blocking() {
+Result<void> CachedLun::make_durable_blocking(std::optional<uint64_t> upto_seq) {
   // SBC-3 SYNCHRONIZE CACHE / FUA: the data pages first, then the journal that points at them;
   // a record on stable storage never refers to data that is not.
   uint64_t target = 0;
   {
     std::lock_guard lock(mu_);
     if (failed_) return block_errc::io_error;
-    target = next_seq_ - 1;  // every record committed before this call
+    target = upto_seq ? *upto_seq : next_seq_ - 1;  // every record committed before this call
   }
   std::lock_guard dlock(durability_mu_);
   // Group commit: a sync round that started after our records were written covers them.

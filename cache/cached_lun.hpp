@@ -137,7 +137,9 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   core::Result<void> write_and_commit(core::Lba lba, std::span<const std::byte> buf,
                                       const std::vector<PageRun>& runs);  // pool
   core::Result<void> append_record_locked(Record& rec);
-  core::Result<void> make_durable_blocking();
+  // Data file, then journal, on stable storage for every record up to `upto_seq` (default: all
+  // committed so far); shares a sync round with concurrent callers.
+  core::Result<void> make_durable_blocking(std::optional<uint64_t> upto_seq = std::nullopt);
   boost::asio::awaitable<core::Result<void>> make_durable();
   bool check_pages(const std::vector<Segment>& segs, uint32_t check);  // pool, replay
   void touch_locked(ChunkState& c) { c.last_use = ++lru_tick_; }

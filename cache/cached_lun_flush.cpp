@@ -103,12 +103,19 @@ asio::awaitable<Result<std::shared_ptr<const std::vector<std::byte>>>> CachedLun
     slot->done = true;
     slot->result = out;
   }
-  if (out) co_await fill(chunk, ref, *out);
-  {
-    std::lock_guard lock(mu_);
-    fetches_.erase(key);
-  }
-  --fetches_in_flight_;
+  // The reader does not wait for the cache fill; the slot stays until the fill is done so a
+  // second reader finds the bytes instead of fetching them again.
+  asio::co_spawn(
+      ex_,
+      [self = shared_from_this(), chunk, ref, key, out]() -> asio::awaitable<void> {
+        if (out) co_await self->fill(chunk, ref, *out);
+        {
+          std::lock_guard lock(self->mu_);
+          self->fetches_.erase(key);
+        }
+        --self->fetches_in_flight_;
+      },
+      asio::detached);
   co_return out;
 }
 
@@ -210,6 +217,7 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
   ObjectRef base;
   ObjectRef fresh;
   uint64_t unmap_epoch = 0;
+  uint64_t snap_seq = 0;
   uint32_t n = 0;
   {
     std::lock_guard lock(mu_);
@@ -226,6 +234,7 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
       if (is_page(e)) state_->pin(e);
     }
     fresh = {lun_.writer_epoch, state_->next_gen++, 0};
+    snap_seq = next_seq_ - 1;  // the records of every block in the snapshot
   }
   auto finish = [&](bool ok) {
     std::lock_guard lock(mu_);
@@ -334,14 +343,8 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
   auto committed = co_await run_blocking(pool_, [&]() -> bool {
     // The blocks we mark clean must be on stable storage before the record that says so: a
     // replay must never find a "clean" block whose bytes were lost with the page cache.
-    {
-      std::lock_guard dlock(durability_mu_);
-      if (!data_->sync()) {
-        std::lock_guard lock(mu_);
-        failed_ = true;
-        return false;
-      }
-    }
+    // Group commit: one sync round covers every upload whose snapshot it follows.
+    if (!make_durable_blocking(snap_seq)) return false;
     std::lock_guard lock(mu_);
     if (failed_) return false;
     ChunkState& c = state_->chunk(chunk);

@@ -300,7 +300,7 @@ Result<void> CachedLun::restore_local() {
   }
   if (have_local) pages_ = hdr->pages;  // the cache file keeps the size it was created with
   state_ = std::make_unique<CacheState>(chunk_blocks_, lun_blocks_, pages_, name_fn);
-  auto df = fs_->open(base + ".data", true, true);
+  auto df = fs_->open(base + ".data", true, cfg_.direct_writes);
   if (!df) return block_errc::io_error;
   data_ = std::shared_ptr<File>(std::move(*df));
   auto dsize = data_->size();
