@@ -363,6 +363,7 @@ void read_cache(Reader& r, const YAML::Node& t, Config& c) {
             "must not be above dirty_high_watermark");
   if (auto v = r.integer<uint32_t>(t, p, "flush_concurrency", 1, 256)) s.flush_concurrency = *v;
   if (auto v = r.integer<uint32_t>(t, p, "max_dirty_age_s", 1, 86400)) s.max_dirty_age_s = *v;
+  if (auto v = r.integer<uint32_t>(t, p, "shutdown_drain_s", 0, 86400)) s.shutdown_drain_s = *v;
 }
 
 void read_luns(Reader& r, const YAML::Node& t, Config& c) {

@@ -57,6 +57,7 @@ struct CacheSection {
   double dirty_low_watermark = 0.5;    // the flusher works hard until below this
   uint32_t flush_concurrency = 8;
   uint32_t max_dirty_age_s = 30;
+  uint32_t shutdown_drain_s = 60;  // SIGTERM waits this long for dirty data to reach Swift
 };
 
 enum class Backend { swift, file };

@@ -23,6 +23,7 @@ Connection::Connection(asio::ip::tcp::socket socket, TargetContext& ctx)
       socket_(std::move(socket)),
       strand_(asio::make_strand(socket_.get_executor())),
       log_(core::logger("iscsi")),
+      login_timer_(strand_),
       ping_timer_(strand_) {
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
@@ -48,6 +49,7 @@ void Connection::close() {
     boost::system::error_code ec;
     self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     self->socket_.close(ec);
+    self->login_timer_.cancel();
     self->ping_timer_.cancel();
   });
 }
@@ -95,6 +97,7 @@ awaitable<void> Connection::run() {
     }
   }
   closing_ = true;
+  login_timer_.cancel();
   ping_timer_.cancel();
   // Let queued responses (a final Login Response, a Logout Response, a Reject) reach the wire.
   for (int i = 0; i < 200 && writing_; ++i) {
@@ -105,17 +108,22 @@ awaitable<void> Connection::run() {
   socket_.close(ec);
   for (auto& [itt, task] : tasks_)
     task->aborted = true;
-  if (registered_ && ctx_.sessions.unregister(identity_.initiator_name, identity_.isid, this)) {
-    ctx_.devices->nexus_removed(*nexus_);
-  }
+  end_nexus();
   if (logged_in_) log_->info("{}: session of {} closed", peer_, identity_.initiator_name);
+}
+
+void Connection::end_nexus() {
+  if (!registered_) return;
+  registered_ = false;
+  if (ctx_.sessions.unregister(identity_.initiator_name, identity_.isid, this))
+    ctx_.devices->nexus_removed(*nexus_);
 }
 
 awaitable<void> Connection::login_timer() {
   auto self = shared_from_this();
-  asio::steady_timer t(strand_, ctx_.config.timeouts.login);
+  login_timer_.expires_after(ctx_.config.timeouts.login);
   boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+  co_await login_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
   if (!logged_in_ && !closing_) {
     uint64_t dropped = 0;
     if (log_limit_.allow(dropped)) log_->warn("{}: login timed out", peer_);
@@ -262,6 +270,7 @@ void Connection::handle_login(const Pdu& pdu) {
   queue(std::move(p));
   if (reply.complete) {
     login_.reset();
+    login_timer_.cancel();
     asio::co_spawn(strand_, ping_loop(), asio::detached);
   }
 }
@@ -443,6 +452,9 @@ awaitable<void> Connection::run_logout(std::shared_ptr<const Pdu> pdu) {
   } else {
     // The session ends: its tasks are aborted and must be gone before we answer.
     co_await wait_for_tasks(abort_tasks(std::nullopt));
+    // The I_T nexus is gone once the initiator sees the Logout Response, so the SCSI layer
+    // must know before it is sent: another initiator may RESERVE right after (SPC-2 5.5.1).
+    end_nexus();
   }
   OutPdu p;
   p.bhs = make_logout_response(b.itt(), response, 0, 0);

@@ -56,6 +56,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint32_t offset = 0;
     uint32_t length = 0;
     uint32_t received = 0;
+    uint32_t data_sn = 0;  // next expected DataSN in this sequence
   };
 
   struct Task {
@@ -71,6 +72,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint32_t received = 0;          // Data-Out bytes received
     uint32_t unsolicited_end = 0;   // the initiator may send [0, unsolicited_end) unasked
     uint32_t unsolicited_next = 0;  // next expected unsolicited offset
+    uint32_t unsolicited_data_sn = 0;
     uint32_t next_r2t_offset = 0;
     uint32_t r2t_sn = 0;
     std::vector<Burst> bursts;  // outstanding R2Ts
@@ -91,6 +93,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Login phase
   void handle_login(const Pdu& pdu);
   void login_complete(const LoginMachine& m);
+  void end_nexus();  // once: the session is over for the SCSI layer
 
   // Full feature phase
   void handle_pdu(Pdu pdu);
@@ -138,6 +141,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<OutPdu> out_;
   bool writing_ = false;
 
+  boost::asio::steady_timer login_timer_;
   boost::asio::steady_timer ping_timer_;
   std::chrono::steady_clock::time_point last_rx_;
   std::optional<uint32_t> ping_ttt_;

@@ -159,10 +159,26 @@ void Connection::handle_data_out(Pdu pdu) {
   uint32_t len = uint32_t(pdu.data.size());
   if (uint64_t(offset) + len > task->edtl) return send_reject(b, RejectReason::protocol_error);
 
+  uint32_t data_sn = b.field32(36);
+  // RFC 7143 §11.7.5: DataSN counts the Data-Out PDUs of each sequence from 0. A gap or a
+  // repeat means lost or reordered data; at ErrorRecoveryLevel 0 the only recovery is to drop
+  // the connection, and the initiator sees the command fail.
+  auto sequence_error = [&] {
+    send_reject(b, RejectReason::protocol_error);
+    uint64_t dropped = 0;
+    if (log_limit_.allow(dropped))
+      log_->warn("{}: Data-Out out of sequence for ITT 0x{:x}, dropping the connection", peer_,
+                 task->itt);
+    closing_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+  };
   if (ttt == kReservedTag) {
     // Unsolicited data: only up to FirstBurstLength, in order (DataPDUInOrder=Yes).
     if (offset != task->unsolicited_next || offset + len > task->unsolicited_end)
       return send_reject(b, RejectReason::protocol_error);
+    if (data_sn != task->unsolicited_data_sn) return sequence_error();
+    ++task->unsolicited_data_sn;
     task->unsolicited_next += len;
   } else {
     auto burst = std::find_if(task->bursts.begin(), task->bursts.end(),
@@ -170,6 +186,8 @@ void Connection::handle_data_out(Pdu pdu) {
     if (burst == task->bursts.end()) return send_reject(b, RejectReason::invalid_pdu_field);
     if (offset != burst->offset + burst->received || burst->received + len > burst->length)
       return send_reject(b, RejectReason::protocol_error);
+    if (data_sn != burst->data_sn) return sequence_error();
+    ++burst->data_sn;
     burst->received += len;
     if (burst->received == burst->length) task->bursts.erase(burst);
   }
@@ -336,10 +354,14 @@ awaitable<void> Connection::run_tmf(std::shared_ptr<const Pdu> pdu) {
         } else {
           tasks_.erase(it);
         }
-      } else if (!sn_lt(ref_cmd_sn, window_.exp_cmd_sn())) {
-        // RFC 7143 §11.5.1: an unknown task whose RefCmdSN we never received does not exist;
-        // one below ExpCmdSN has completed, and aborting it is complete too.
-        resp = TmfResponse::task_does_not_exist;
+      } else {
+        // RFC 7143 §11.5.1 b/c: a RefCmdSN inside the window and before this TMF names a
+        // command that never arrived; it counts as received and aborted ("function complete").
+        // Anything else (a command that already completed, below ExpCmdSN) does not exist.
+        uint32_t tmf_cmd_sn = b.field32(off::kCmdSn);
+        bool in_window = sn_le(window_.exp_cmd_sn(), ref_cmd_sn) &&
+                         sn_le(ref_cmd_sn, window_.max_cmd_sn()) && sn_lt(ref_cmd_sn, tmf_cmd_sn);
+        if (!in_window) resp = TmfResponse::task_does_not_exist;
       }
       break;
     }
