@@ -22,7 +22,7 @@ class FaultFile final : public cache::File {
     if (!alive() || !fs_->step_locked()) return eio();
     auto& cur = node_->current;
     if (cur.size() < offset + data.size()) cur.resize(offset + data.size());
-    std::memcpy(cur.data() + offset, data.data(), data.size());
+    if (!data.empty()) std::memcpy(cur.data() + offset, data.data(), data.size());
     node_->unsynced.push_back({offset, {data.begin(), data.end()}});
     return {};
   }
@@ -32,7 +32,7 @@ class FaultFile final : public cache::File {
     const auto& cur = node_->current;
     size_t have = offset < cur.size() ? std::min(out.size(), size_t(cur.size() - offset)) : 0;
     if (have) std::memcpy(out.data(), cur.data() + offset, have);
-    std::memset(out.data() + have, 0, out.size() - have);
+    if (out.size() > have) std::memset(out.data() + have, 0, out.size() - have);
     return {};
   }
   core::Result<void> sync() override {
@@ -116,6 +116,7 @@ core::Result<void> FaultFs::sync_dir() {
 
 void FaultFs::power_loss_locked(Loss loss) {
   dead_ = true;
+  crash_at_.reset();  // a pending crash_after() belongs to the run that just ended
   for (auto& [name, node] : durable_names_) {
     std::vector<std::byte> survived = node->durable;
     if (loss == Loss::keep_random) {
@@ -126,7 +127,7 @@ void FaultFs::power_loss_locked(Loss loss) {
         size_t len = w.data.size();
         if (len > 512 && rng_() % 3 == 0) len = 512 * (1 + rng_() % (len / 512));
         if (survived.size() < w.offset + len) survived.resize(w.offset + len);
-        std::memcpy(survived.data() + w.offset, w.data.data(), len);
+        if (len) std::memcpy(survived.data() + w.offset, w.data.data(), len);
       }
     }
     node->current = survived;
