@@ -198,10 +198,11 @@ TEST_F(SwiftErrors, DeleteAfterExpiresTheObject) {
   const auto c = testing::unique_name("expiry");
   ASSERT_TRUE(run(s->create_container(c)));
   core::PutOptions opts;
-  opts.delete_after = 1;
+  // Swift stores X-Delete-At = whole seconds of now + delete_after: 1 s could expire at once.
+  opts.delete_after = 2;
   ASSERT_TRUE(run(s->put({c, "lease"}, bytes_of("held"), opts)));
   ASSERT_TRUE(run(s->get({c, "lease"})));
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
   auto g = run(s->get({c, "lease"}));
   ASSERT_FALSE(g);
   EXPECT_EQ(g.error(), object_errc::not_found);
