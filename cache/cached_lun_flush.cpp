@@ -448,6 +448,13 @@ asio::awaitable<Result<void>> CachedLun::save_index() {
   std::sort(entries.begin(), entries.end(),
             [](const IndexEntry& a, const IndexEntry& b) { return a.chunk < b.chunk; });
   const auto body = encode_index(uuid_, seq, lun_blocks_, entries);
+  // The journal records behind these entries go to stable storage first: Swift's index never
+  // names an object that a crash could make the local cache forget it uploaded.
+  if (auto d = co_await make_durable(); !d) {
+    std::lock_guard lock(mu_);
+    index_dirty_ = true;
+    co_return d.error();
+  }
   co_await hooks_->run(kHookIndexBeforePut);
   char name[32];
   std::snprintf(name, sizeof name, "index/%016llx", (unsigned long long)seq);

@@ -328,6 +328,9 @@ Result<void> CachedLun::restore_local() {
             lun_.container, state_->dirty_blocks, state_->used_pages, counters_.replayed_records,
             counters_.skipped_records);
   restored_local_ = true;
+  // Whether Swift's index caught up with this state before the restart is unknown (a crash
+  // between a chunk commit and the index PUT): save it again at the first opportunity.
+  index_dirty_ = true;
   return {};
 }
 
