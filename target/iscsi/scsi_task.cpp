@@ -161,17 +161,17 @@ void Connection::handle_data_out(Pdu pdu) {
 
   uint32_t data_sn = b.field32(36);
   // RFC 7143 §11.7.5: DataSN counts the Data-Out PDUs of each sequence from 0. A gap or a
-  // repeat means lost or reordered data; at ErrorRecoveryLevel 0 the only recovery is to drop
-  // the connection, and the initiator sees the command fail.
+  // repeat means lost or reordered data, which ERL 0 cannot recover: the PDU is rejected and
+  // the command ends with ABORTED COMMAND / DATA PHASE ERROR, so the initiator retries it on the
+  // same connection instead of writing a hole.
   auto sequence_error = [&] {
     send_reject(b, RejectReason::protocol_error);
     uint64_t dropped = 0;
     if (log_limit_.allow(dropped))
-      log_->warn("{}: Data-Out out of sequence for ITT 0x{:x}, dropping the connection", peer_,
-                 task->itt);
-    closing_ = true;
-    boost::system::error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+      log_->warn("{}: Data-Out DataSN {} out of sequence for ITT 0x{:x}, command failed", peer_,
+                 data_sn, task->itt);
+    tasks_.erase(task->itt);
+    send_check_condition(*task, 0x0b, 0x4b, 0x00);
   };
   if (ttt == kReservedTag) {
     // Unsolicited data: only up to FirstBurstLength, in order (DataPDUInOrder=Yes).
