@@ -349,7 +349,7 @@ void read_cache(Reader& r, const YAML::Node& t, Config& c) {
   if (!t || !r.map(t, p)) return;
   r.check_keys(t, p,
                {"path", "size", "dirty_high_watermark", "dirty_low_watermark", "flush_concurrency",
-                "max_dirty_age_s"});
+                "max_dirty_age_s", "shutdown_drain_s"});
   auto& s = c.cache;
   if (auto v = r.str(t, p, "path")) s.path = *v;
   if (auto v = r.size(t, p, "size")) s.size = *v;

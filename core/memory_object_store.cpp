@@ -8,85 +8,11 @@
 #include <cmath>
 #include <cstring>
 
+#include <openssl/evp.h>
+
 namespace swiftness::core {
 
 namespace {
-
-// RFC 1321 MD5, written here so core needs no crypto library for a test double.
-class Md5 {
- public:
-  Md5() {
-    for (int i = 0; i < 64; ++i) {
-      k_[i] = uint32_t(std::floor(std::fabs(std::sin(double(i + 1))) * 4294967296.0));
-    }
-  }
-  std::array<uint8_t, 16> digest(std::span<const std::byte> data) const {
-    uint32_t st[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
-    const auto* p = reinterpret_cast<const uint8_t*>(data.data());
-    size_t n = data.size();
-    size_t full = n / 64;
-    for (size_t b = 0; b < full; ++b)
-      block(st, p + 64 * b);
-    // Padding: 0x80, zeros to 56 mod 64, then the bit length little-endian.
-    uint8_t tail[128] = {};
-    size_t rem = n - full * 64;
-    std::memcpy(tail, p + full * 64, rem);
-    tail[rem] = 0x80;
-    size_t tail_len = rem < 56 ? 64 : 128;
-    uint64_t bits = uint64_t(n) * 8;
-    for (int i = 0; i < 8; ++i)
-      tail[tail_len - 8 + i] = uint8_t(bits >> (8 * i));
-    for (size_t off = 0; off < tail_len; off += 64)
-      block(st, tail + off);
-    std::array<uint8_t, 16> out{};
-    for (int i = 0; i < 4; ++i) {
-      for (int j = 0; j < 4; ++j)
-        out[4 * i + j] = uint8_t(st[i] >> (8 * j));
-    }
-    return out;
-  }
-
- private:
-  void block(uint32_t st[4], const uint8_t* p) const {
-    static constexpr int kShift[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-                                       5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
-                                       4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-                                       6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
-    uint32_t m[16];
-    for (int i = 0; i < 16; ++i) {
-      m[i] = uint32_t(p[4 * i]) | uint32_t(p[4 * i + 1]) << 8 | uint32_t(p[4 * i + 2]) << 16 |
-             uint32_t(p[4 * i + 3]) << 24;
-    }
-    uint32_t a = st[0], b = st[1], c = st[2], d = st[3];
-    for (int i = 0; i < 64; ++i) {
-      uint32_t f;
-      int g;
-      if (i < 16) {
-        f = (b & c) | (~b & d);
-        g = i;
-      } else if (i < 32) {
-        f = (d & b) | (~d & c);
-        g = (5 * i + 1) % 16;
-      } else if (i < 48) {
-        f = b ^ c ^ d;
-        g = (3 * i + 5) % 16;
-      } else {
-        f = c ^ (b | ~d);
-        g = (7 * i) % 16;
-      }
-      f = f + a + k_[i] + m[g];
-      a = d;
-      d = c;
-      c = b;
-      b = b + std::rotl(f, kShift[i]);
-    }
-    st[0] += a;
-    st[1] += b;
-    st[2] += c;
-    st[3] += d;
-  }
-  uint32_t k_[64];
-};
 
 size_t index(MemoryObjectStore::Verb v) {
   return static_cast<size_t>(v);
@@ -103,8 +29,11 @@ std::error_code err(object_errc e) {
 }  // namespace
 
 std::string md5_hex(std::span<const std::byte> data) {
-  static const Md5 md5;  // immutable after construction: only the sine table
-  auto d = md5.digest(data);
+  // OpenSSL's MD5 rather than a hand-written one: the same digest Swift computes, maintained
+  // by Debian.
+  std::array<unsigned char, 16> d{};
+  unsigned len = 0;
+  EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_md5(), nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string s;
   for (uint8_t b : d) {

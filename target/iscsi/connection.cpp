@@ -451,7 +451,11 @@ awaitable<void> Connection::run_logout(std::shared_ptr<const Pdu> pdu) {
     response = 1;  // CID not found
   } else {
     // The session ends: its tasks are aborted and must be gone before we answer.
-    co_await wait_for_tasks(abort_tasks(std::nullopt));
+    {
+      // Named first: GCC 12 destroys temporaries in a co_await expression twice.
+      auto aborted = abort_tasks(std::nullopt);
+      co_await wait_for_tasks(std::move(aborted));
+    }
     // The I_T nexus is gone once the initiator sees the Logout Response, so the SCSI layer
     // must know before it is sent: another initiator may RESERVE right after (SPC-2 5.5.1).
     end_nexus();

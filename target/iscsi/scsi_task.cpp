@@ -371,19 +371,30 @@ awaitable<void> Connection::run_tmf(std::shared_ptr<const Pdu> pdu) {
         resp = TmfResponse::lun_does_not_exist;
         break;
       }
-      co_await wait_for_tasks(abort_tasks(lun));
+      {
+        // Named first: GCC 12 destroys temporaries in a co_await expression twice.
+        auto aborted = abort_tasks(lun);
+        co_await wait_for_tasks(std::move(aborted));
+      }
       break;
     case F::logical_unit_reset:
       if (!ctx_.devices->lun_exists(lun)) {
         resp = TmfResponse::lun_does_not_exist;
         break;
       }
-      co_await wait_for_tasks(abort_tasks(lun));
+      {
+        // Named first: GCC 12 destroys temporaries in a co_await expression twice.
+        auto aborted = abort_tasks(lun);
+        co_await wait_for_tasks(std::move(aborted));
+      }
       resp = ctx_.devices->logical_unit_reset(*nexus_, lun);
       break;
     case F::target_warm_reset:
-    case F::target_cold_reset:
-      co_await wait_for_tasks(abort_tasks(std::nullopt));
+    case F::target_cold_reset: {
+      // Named first: GCC 12 destroys temporaries in a co_await expression twice.
+      auto aborted = abort_tasks(std::nullopt);
+      co_await wait_for_tasks(std::move(aborted));
+    }
       resp = ctx_.devices->target_reset(*nexus_, fn);
       break;
     case F::clear_aca:
