@@ -1,0 +1,139 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace swiftness::config;
+
+namespace {
+
+const char* kMinimal = R"(target:
+  iqn: iqn.2026-11.io.swiftness:test
+luns:
+  - {id: 0, name: a, backend: file, path: /tmp/a.img, size: 64MiB}
+)";
+
+std::string all_errors(const LoadResult& r) {
+  std::string s;
+  for (auto& e : r.errors)
+    s += e.to_string() + "\n";
+  return s;
+}
+
+}  // namespace
+
+TEST(Config, MinimalFileLunLoadsWithDefaults) {
+  auto r = load_string(kMinimal, "min.yaml");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const Config& c = *r.config;
+  EXPECT_EQ(c.target.iqn, "iqn.2026-11.io.swiftness:test");
+  ASSERT_EQ(c.target.portals.size(), 1u);
+  EXPECT_EQ(c.target.portals[0].address, "127.0.0.1");
+  EXPECT_EQ(c.target.portals[0].port, 3260);
+  ASSERT_EQ(c.luns.size(), 1u);
+  EXPECT_EQ(c.luns[0].size, 64ull << 20);
+  EXPECT_EQ(c.luns[0].block_size, 512u);
+  EXPECT_EQ(c.luns[0].backend, Backend::file);
+}
+
+TEST(Config, ErrorsNameFileLineColumnAndKey) {
+  auto r = load_string(R"(target:
+  iqn: iqn.2026-11.io.swiftness:test
+  portals: ["127.0.0.1"]
+luns:
+  - {id: 0, name: a, backend: file, path: /tmp/a.img, size: 64MiB, block_size: 1024}
+  - {id: 0, name: b, backend: tape, path: /tmp/b.img, size: lots}
+)",
+                       "bad.yaml");
+  EXPECT_FALSE(r.config);
+  std::string all = all_errors(r);
+  EXPECT_NE(all.find("bad.yaml:3:13: target.portals[0]: '127.0.0.1' is not address:port"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("bad.yaml:5:"), std::string::npos) << all;
+  EXPECT_NE(all.find("luns[0].block_size: must be 512 or 4096"), std::string::npos) << all;
+  EXPECT_NE(all.find("luns[1].id: duplicate LUN id 0"), std::string::npos) << all;
+  EXPECT_NE(all.find("luns[1].backend: must be swift or file, got 'tape'"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("luns[1].size: not a size: 'lots'"), std::string::npos) << all;
+  EXPECT_GE(r.errors.size(), 5u) << "every error at once";
+}
+
+TEST(Config, UnknownKeysAreErrors) {
+  auto r = load_string(std::string(kMinimal) + "cache:\n  sise: 1GiB\n", "typo.yaml");
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(all_errors(r).find("typo.yaml:6:3: cache.sise: unknown key"), std::string::npos)
+      << all_errors(r);
+}
+
+TEST(Config, SwiftLunsNeedASwiftSection) {
+  auto r = load_string(R"(target: {iqn: "iqn.2026-11.io.swiftness:test"}
+luns:
+  - {name: vol, size: 1GiB}
+)");
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(all_errors(r).find("swift: LUNs with backend swift need a swift section"),
+            std::string::npos)
+      << all_errors(r);
+}
+
+TEST(Config, ChapSecretLengthOutsideWindowsRangeWarns) {
+  auto r = load_string(R"(target:
+  iqn: iqn.2026-11.io.swiftness:test
+  chap: {user: alice, secret: short}
+luns:
+  - {id: 0, name: a, backend: file, path: /tmp/a.img, size: 64MiB}
+)");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].to_string().find("Windows initiator accepts only 12 to 16"),
+            std::string::npos);
+  EXPECT_EQ(r.warnings[0].to_string().find("short"), std::string::npos) << "never print a secret";
+}
+
+TEST(Config, SecretFromTheEnvironment) {
+  setenv("SWIFTNESS_TEST_CHAP", "envsecret12345", 1);
+  auto r = load_string(R"(target:
+  iqn: iqn.2026-11.io.swiftness:test
+  chap: {user: alice, secret_env: SWIFTNESS_TEST_CHAP}
+luns:
+  - {id: 0, name: a, backend: file, path: /tmp/a.img, size: 64MiB}
+)");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_EQ(r.config->target.chap->secret, "envsecret12345");
+  auto missing = load_string(R"(target:
+  iqn: iqn.2026-11.io.swiftness:test
+  chap: {user: alice, secret_env: SWIFTNESS_TEST_NOT_SET_ANYWHERE}
+luns:
+  - {id: 0, name: a, backend: file, path: /tmp/a.img, size: 64MiB}
+)");
+  EXPECT_FALSE(missing.config);
+}
+
+TEST(Config, YamlSyntaxErrorHasAPosition) {
+  auto r = load_string("target: [unclosed\n", "syntax.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].file, "syntax.yaml");
+  EXPECT_GT(r.errors[0].line, 0);
+}
+
+TEST(ParseSize, BinaryAndDecimalUnits) {
+  EXPECT_EQ(*parse_size("100GiB"), 100ull << 30);
+  EXPECT_EQ(*parse_size("4 MiB"), 4ull << 20);
+  EXPECT_EQ(*parse_size("1T"), 1ull << 40);
+  EXPECT_EQ(*parse_size("2GB"), 2000000000ull);
+  EXPECT_EQ(*parse_size("512"), 512u);
+  EXPECT_FALSE(parse_size("1.5GiB"));
+  EXPECT_FALSE(parse_size("GiB"));
+  EXPECT_FALSE(parse_size("99999999999TiB"));
+}
+
+TEST(IscsiName, AcceptsIqnEuiNaaOnly) {
+  EXPECT_TRUE(valid_iscsi_name("iqn.2026-11.io.swiftness:disk-1"));
+  EXPECT_TRUE(valid_iscsi_name("iqn.1991-05.com.microsoft:win-host"));
+  EXPECT_TRUE(valid_iscsi_name("eui.0123456789ABCDEF"));
+  EXPECT_TRUE(valid_iscsi_name("naa.52004567BA64678D"));
+  EXPECT_FALSE(valid_iscsi_name("iqn.26-11.io.swiftness"));
+  EXPECT_FALSE(valid_iscsi_name("iqn.2026-13.io.swiftness"));
+  EXPECT_FALSE(valid_iscsi_name("target0"));
+  EXPECT_FALSE(valid_iscsi_name("IQN.2026-11.io.swiftness"));
+}
