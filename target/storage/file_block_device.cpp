@@ -71,10 +71,13 @@ Result<void> pwrite_all(int fd, const std::byte* p, size_t n, off_t off, int rwf
 // otherwise. Doing those on the io thread saves two thread hops per command, which is most of
 // a cached 4 KiB command's latency; anything that would block still goes to the pool.
 // Returns the bytes done (0 when the fast path does not apply).
-size_t try_nowait(int fd, const std::byte* p, size_t n, off_t off, bool write) {
+// `unsupported` is set when the file system does not offer RWF_NOWAIT for this direction.
+size_t try_nowait(int fd, const std::byte* p, size_t n, off_t off, bool write,
+                  bool* unsupported = nullptr) {
   iovec iov{const_cast<std::byte*>(p), n};
   ssize_t r =
       write ? ::pwritev2(fd, &iov, 1, off, RWF_NOWAIT) : ::preadv2(fd, &iov, 1, off, RWF_NOWAIT);
+  if (r < 0 && errno == EOPNOTSUPP && unsupported) *unsupported = true;
   return r > 0 ? size_t(r) : 0;
 }
 
@@ -146,8 +149,10 @@ awaitable<Result<void>> FileBlockDevice::write(core::Lba lba, std::span<const st
                                                core::WriteFlags flags) {
   if (geometry_.read_only) co_return block_errc::write_protected;
   off_t off = off_t(lba * geometry_.block_size);
-  if (!flags.fua && buf.size() <= kInlineLimit) {
-    size_t done = try_nowait(fd_, buf.data(), buf.size(), off, true);
+  if (!flags.fua && buf.size() <= kInlineLimit && nowait_writes_.load(std::memory_order_relaxed)) {
+    bool unsupported = false;
+    size_t done = try_nowait(fd_, buf.data(), buf.size(), off, true, &unsupported);
+    if (unsupported) nowait_writes_.store(false, std::memory_order_relaxed);
     if (done == buf.size()) co_return Result<void>{};
     buf = buf.subspan(done);
     off += off_t(done);

@@ -57,6 +57,8 @@ class FileBlockDevice final : public core::BlockDevice {
   core::BlockGeometry geometry_;
   boost::asio::any_io_executor blocking_;
   std::atomic<uint64_t> syncs_{0};
+  // Cleared the first time the file system refuses RWF_NOWAIT writes (ext4 buffered writes do).
+  std::atomic<bool> nowait_writes_{true};
 };
 
 }  // namespace swiftness::storage
