@@ -383,8 +383,9 @@ void read_luns(Reader& r, const YAML::Node& t, Config& c) {
     std::string lp = p + "[" + std::to_string(i) + "]";
     if (!r.map(n, lp)) continue;
     r.check_keys(n, lp,
-                 {"id", "name", "backend", "path", "container", "size", "block_size", "chunk_size",
-                  "read_only", "thin", "write_cache", "storage_policy", "compression", "serial"});
+                 {"id", "name", "backend", "path", "container", "size", "block_size",
+                  "physical_block_size", "chunk_size", "read_only", "thin", "write_cache",
+                  "storage_policy", "compression", "serial"});
     Lun lun;
     lun.line = n.Mark().line + 1;
     lun.id = uint32_t(i);
@@ -408,6 +409,13 @@ void read_luns(Reader& r, const YAML::Node& t, Config& c) {
       if (*v != 512 && *v != 4096)
         r.error(n["block_size"], lp + ".block_size", "must be 512 or 4096");
       lun.block_size = *v;
+    }
+    if (auto v = r.integer<uint32_t>(n, lp, "physical_block_size", 512, 65536)) {
+      // READ CAPACITY (16) reports it as a power-of-two exponent over the logical block.
+      if (*v < lun.block_size || (*v & (*v - 1)))
+        r.error(n["physical_block_size"], lp + ".physical_block_size",
+                "must be a power of two, at least block_size");
+      lun.physical_block_size = *v;
     }
     if (lun.size && lun.size % lun.block_size)
       r.error(n["size"], lp + ".size", "must be a multiple of block_size");

@@ -70,6 +70,7 @@ struct Lun {
   std::string container;  // swift backend
   uint64_t size = 0;      // bytes
   uint32_t block_size = 512;
+  uint32_t physical_block_size = 0;  // file backend: reported physical block (0 = block_size)
   uint64_t chunk_size = 4ull << 20;
   bool read_only = false;
   bool thin = true;

@@ -147,6 +147,7 @@ int serve(const ServeOptions& opts) {
       fo.path = lun.path;
       fo.size_bytes = lun.size;
       fo.block_size = lun.block_size;
+      fo.physical_block_size = lun.physical_block_size;
       fo.thin = lun.thin;
       fo.read_only = lun.read_only;
       auto dev = storage::FileBlockDevice::open(fo, blocking.get_executor());

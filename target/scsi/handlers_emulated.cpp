@@ -66,9 +66,13 @@ awaitable<CommandResult> handle_write_same(Ctx& c) {
   if (blocks > kMaxWriteSameBlocks) co_return c.invalid_cdb_field(count_byte);
   // UNMAP on a fully provisioned LU (LBPME=0, LBPWS=0) is an invalid field (SBC-3 5.43).
   if (unmap && !c.geo.thin) co_return c.invalid_cdb_field(1, 3);
-  // Exactly one logical block of data-out.
-  if (c.cmd.data_out.size() != bs) co_return c.invalid_cdb_field(count_byte);
-  const auto pattern = c.cmd.data_out.first(bs);
+  // WRITE SAME (16) NDOB (SBC-4 5.49): no data-out buffer, the block is all zeros.
+  const bool ndob = c.spec.opcode == 0x93 && (c.cdb[1] & 0x01);
+  static const std::vector<std::byte> kZeroBlock(65536);
+  if (ndob ? !c.cmd.data_out.empty() : c.cmd.data_out.size() != bs)
+    co_return c.invalid_cdb_field(count_byte);  // exactly one block of data-out, or none
+  const auto pattern =
+      ndob ? std::span<const std::byte>(kZeroBlock).first(bs) : c.cmd.data_out.first(bs);
   if (blocks == 0) co_return good();  // LBA == capacity with "to the end": nothing to do
   RangeLock::Hold hold = co_await c.lu->ranges().acquire(c.lba, blocks, false);
   // SBC-3 5.43 / 4.7.3.4: with UNMAP set a thin LU unmaps the range whatever the data-out block

@@ -32,6 +32,9 @@ LUNS = [  # (kind, LUN id, thin, read_only, test pattern; None = the --test argu
     # Swift-backed through the write-back cache (needs --swift-env, the swift_aio fixture's file):
     # the same suite proves the cache behaves as a disk, thin provisioning included.
     ("swift", 3, True, False, None),
+    # 4 KiB physical blocks under 512-byte logical ones (LBPPB 8): the tests that need LBPPB >= 2
+    # run here instead of being skipped on the other LUNs.
+    ("thin4k", 4, True, False, ["ALL.CompareAndWrite", "ALL.WriteSame10", "ALL.WriteSame16"]),
 ]
 LUN_SIZE = 128 << 20
 
@@ -70,6 +73,7 @@ LUN_ENTRY = """\
     path: {dir}/lun{id}.img
     size: {size}
     block_size: 512
+    physical_block_size: {pbs}
     thin: {thin}
     read_only: {ro}
 """
@@ -184,7 +188,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--test", default="ALL", help="iscsi-test-cu test pattern (default ALL)")
     ap.add_argument("--timeout", type=int, default=1500, help="seconds per LUN run")
-    ap.add_argument("--kinds", default="thin,thick,readonly",
+    ap.add_argument("--kinds", default="thin,thick,readonly,thin4k",
                     help="LUN kinds to run, comma-separated (thin, thick, readonly, swift)")
     ap.add_argument("--swift-env", help="KEY=VALUE file of a Swift (swift_aio fixture): "
                     "SWIFT_AUTH_URL, SWIFT_USER, SWIFT_KEY; needed by the swift kind")
@@ -206,7 +210,7 @@ def main():
                                container=f"compliance-{os.getpid()}-{int(time.time())}")
         if kind == "swift" else
         LUN_ENTRY.format(id=i, dir=work, size=LUN_SIZE, thin="true" if thin else "false",
-                         ro="true" if ro else "false")
+                         ro="true" if ro else "false", pbs=4096 if kind == "thin4k" else 512)
         for kind, i, thin, ro, _ in run_luns)
     for kind, i, _, ro, _ in run_luns:
         if ro:  # a read-only LUN is opened, never created
@@ -227,7 +231,9 @@ def main():
         if not wait_listening(port, daemon, 60 if swift else 15):
             print(open(f"{work}/swiftness.log").read())
             sys.exit("swiftness did not start listening")
-        for kind, lun, _, _, pattern in run_luns:
+        runs = [(kind, lun, p) for kind, lun, _, _, pats in run_luns
+                for p in (pats if isinstance(pats, list) else [pats])]
+        for kind, lun, pattern in runs:
             pattern = pattern or args.test
             if args.test != "ALL" and not pattern.startswith(args.test) \
                     and not args.test.startswith(pattern):
@@ -245,7 +251,7 @@ def main():
                 out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) \
                     else (e.stdout or "")
                 out += "\n(timed out)\n"
-            with open(f"{work}/iscsi-test-cu-{kind}.log", "w") as f:
+            with open(f"{work}/iscsi-test-cu-{kind}.log", "a") as f:
                 f.write(out)
             res = parse_cunit(out)
             for test, outcome in res.items():
