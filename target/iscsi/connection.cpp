@@ -18,8 +18,9 @@ using asio::use_awaitable;
 
 namespace swiftness::iscsi {
 
-Connection::Connection(asio::ip::tcp::socket socket, TargetContext& ctx)
-    : ctx_(ctx),
+Connection::Connection(asio::ip::tcp::socket socket, std::shared_ptr<TargetContext> ctx)
+    : ctx_owner_(std::move(ctx)),
+      ctx_(*ctx_owner_),
       socket_(std::move(socket)),
       strand_(asio::make_strand(socket_.get_executor())),
       log_(core::logger("iscsi")),

@@ -30,7 +30,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Strand = boost::asio::strand<boost::asio::any_io_executor>;
 
-  Connection(boost::asio::ip::tcp::socket socket, TargetContext& ctx);
+  // Shares ownership of the context: coroutine frames still queued when the io_context is
+  // destroyed at shutdown destroy their connection after the daemon dropped its own reference.
+  Connection(boost::asio::ip::tcp::socket socket, std::shared_ptr<TargetContext> ctx);
   ~Connection();
 
   void start();
@@ -116,6 +118,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint32_t free_slots() const;
   void append_send_targets(std::vector<std::byte>& out, std::string_view which);
 
+  std::shared_ptr<TargetContext> ctx_owner_;
   TargetContext& ctx_;
   boost::asio::ip::tcp::socket socket_;
   Strand strand_;

@@ -57,7 +57,7 @@ void Server::accept(std::shared_ptr<asio::ip::tcp::acceptor> acceptor) {
         // Over the limit: refuse at once rather than let idle sockets starve live sessions.
         socket.close(ec);
       } else {
-        auto conn = std::make_shared<Connection>(std::move(socket), *ctx_);
+        auto conn = std::make_shared<Connection>(std::move(socket), ctx_);
         std::erase_if(connections_, [](auto& w) { return w.expired(); });
         connections_.push_back(conn);
         conn->start();
