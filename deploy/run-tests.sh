@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The README's test command: installs dependencies, builds, runs every test.
+# The README's test command: installs dependencies, builds, runs the unit suites and the iSCSI
+# integration tests under AddressSanitizer + UndefinedBehaviorSanitizer, then every test (ctest).
 # Usage: deploy/run-tests.sh [extra ctest args]
+#   SWIFTNESS_SANITIZE_RUN=0 skips the sanitizer pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,4 +10,27 @@ cd "$(dirname "$0")/.."
 build=${SWIFTNESS_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build"
+
+if [ "${SWIFTNESS_SANITIZE_RUN:-1}" != 0 ]; then
+  asan=${build}-asan
+  suites=(core config iscsi scsi storage swift cache)
+  targets=(swiftness iscsi_integration_tests)
+  for s in "${suites[@]}"; do targets+=("${s}_unit_tests"); done
+  cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWIFTNESS_SANITIZE=ON
+  cmake --build "$asan" --target "${targets[@]}"
+  failed=0
+  for s in "${suites[@]}"; do
+    echo "== ASan+UBSan: ${s}_unit_tests"
+    "$asan/tests/unit/$s/${s}_unit_tests" --gtest_brief=1 || failed=1
+  done
+  # The real daemon, built with the sanitizers, against libiscsi's tools and raw PDUs.
+  echo "== ASan+UBSan: iscsi_integration_tests"
+  "$asan/tests/integration/iscsi/iscsi_integration_tests" --gtest_brief=1 || failed=1
+  if [ "$failed" != 0 ]; then
+    echo "sanitizer pass: FAILED"
+    exit 1
+  fi
+  echo "sanitizer pass: all suites passed"
+fi
+
 ctest --test-dir "$build" --output-on-failure -j2 "$@"
