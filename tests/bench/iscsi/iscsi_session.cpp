@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
@@ -101,6 +102,37 @@ void add_connect_options(po::options_description& desc, ConnectOptions& o,
     ("libiscsi-debug", po::value(&o.libiscsi_log_level)->default_value(0),
      "libiscsi log level to stderr (0 = off)");
   // clang-format on
+}
+
+std::optional<int> parse_command_line(int argc, char** argv, const po::options_description& desc,
+                                      ConnectOptions& opts, const char* tool) {
+  po::options_description hidden;
+  hidden.add_options()("url", po::value(&opts.url));
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("url", 1);
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "%s: %s (try --help)\n", tool, e.what());
+    return 2;
+  }
+  if (opts.url.empty()) {
+    std::fprintf(stderr, "%s: missing iscsi:// URL (try --help)\n", tool);
+    return 2;
+  }
+  if (std::string error; !validate_connect_options(opts, &error)) {
+    std::fprintf(stderr, "%s: %s\n", tool, error.c_str());
+    return 2;
+  }
+  return std::nullopt;
 }
 
 bool validate_connect_options(const ConnectOptions& o, std::string* error) {

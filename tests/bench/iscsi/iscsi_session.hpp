@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/program_options/options_description.hpp>
@@ -40,6 +41,13 @@ void add_connect_options(boost::program_options::options_description& desc, Conn
 // Checks option values before any connection is made, so a typo is a usage error (exit 2), not
 // a login failure. Returns false with *error set.
 bool validate_connect_options(const ConnectOptions& opts, std::string* error);
+
+// The command line of both tools: `desc` plus one positional iscsi:// URL (into opts.url), then
+// validate_connect_options. Returns the exit code to leave with (0 after --help, 2 on a usage
+// error, with the message printed as "<tool>: ..."), or nullopt to go on.
+std::optional<int> parse_command_line(int argc, char** argv,
+                                      const boost::program_options::options_description& desc,
+                                      ConnectOptions& opts, const char* tool);
 
 // True if the installed libiscsi can negotiate DataDigest=CRC32C (added in libiscsi 1.20).
 bool libiscsi_supports_data_digest();

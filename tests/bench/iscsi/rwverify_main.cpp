@@ -302,31 +302,8 @@ int main(int argc, char** argv) {
     ("quiet,q", po::bool_switch(&o.quiet), "print only errors and the final OK");
   // clang-format on
   swiftness::bench::add_connect_options(desc, o.connect, "iqn.2026-11.org.swiftness:rwverify");
-  po::options_description hidden;
-  hidden.add_options()("url", po::value(&o.connect.url));
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("url", 1);
-  try {
-    po::variables_map vm;
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "iscsi-rwverify: %s (try --help)\n", e.what());
-    return 2;
-  }
-  if (o.connect.url.empty()) {
-    std::fprintf(stderr, "iscsi-rwverify: missing iscsi:// URL (try --help)\n");
-    return 2;
-  }
-  if (std::string error; !swiftness::bench::validate_connect_options(o.connect, &error)) {
-    std::fprintf(stderr, "iscsi-rwverify: %s\n", error.c_str());
-    return 2;
-  }
+  if (auto code =
+          swiftness::bench::parse_command_line(argc, argv, desc, o.connect, "iscsi-rwverify"))
+    return *code;
   return swiftness::bench::run(o);
 }
