@@ -19,6 +19,18 @@ packages=(
   # helpers used by tests
   python3 procps
   tgt
+  # io_uring for the file backend's write path
+  liburing-dev
+  # admin endpoint: systemd readiness, Prometheus text format
+  libsystemd-dev prometheus-cpp-dev
+  # fuzzers (libFuzzer and the sanitizer runtimes come with clang)
+  clang libclang-rt-14-dev
+  # the kernel's open-iscsi initiator in a qemu guest (tests/e2e); the guest kernel is fetched
+  # with apt-get download by the e2e script, never installed on the host
+  qemu-system-x86 open-iscsi busybox-static e2fsprogs sg3-utils fio cpio kmod util-linux
+  iproute2 xz-utils
+  # benchmark plots
+  gnuplot-nox
 )
 
 missing=()
