@@ -60,6 +60,14 @@ struct CacheSection {
   uint32_t shutdown_drain_s = 60;  // SIGTERM waits this long for dirty data to reach Swift
 };
 
+// The local admin endpoint (/metrics, /status, the CLI): a Unix socket and, optionally, HTTP on a
+// loopback address. Never reachable from the network: other addresses are refused.
+struct AdminSection {
+  std::string socket;           // default <state_dir>/admin.sock; "" = no socket
+  uint32_t socket_mode = 0600;  // 0600 (owner only) or 0660 (the group too)
+  std::optional<Portal> http;   // `listen: 127.0.0.1:9324`; port 0 = any free port
+};
+
 enum class Backend { swift, file };
 
 struct Lun {
@@ -88,6 +96,7 @@ struct Config {
   std::optional<SwiftSection> swift;
   CacheSection cache;
   std::vector<Lun> luns;
+  AdminSection admin;
   std::string state_dir = "/var/lib/swiftness/state";  // reservations, LUN identities
   std::string log_level = "info";
 };

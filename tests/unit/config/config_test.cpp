@@ -137,3 +137,42 @@ TEST(IscsiName, AcceptsIqnEuiNaaOnly) {
   EXPECT_FALSE(valid_iscsi_name("target0"));
   EXPECT_FALSE(valid_iscsi_name("IQN.2026-11.io.swiftness"));
 }
+
+TEST(Config, AdminEndpointDefaultsToASocketUnderTheStateDir) {
+  auto r = load_string(std::string(kMinimal) + "state_dir: /tmp/st\n", "a.yaml");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_EQ(r.config->admin.socket, "/tmp/st/admin.sock");
+  EXPECT_EQ(r.config->admin.socket_mode, 0600u);
+  EXPECT_FALSE(r.config->admin.http);
+}
+
+TEST(Config, AdminEndpointAcceptsLoopbackOnly) {
+  auto ok = load_string(std::string(kMinimal) +
+                            "admin: {socket: /run/s.sock, socket_mode: \"0660\", listen: "
+                            "\"127.0.0.1:9324\"}\n",
+                        "a.yaml");
+  ASSERT_TRUE(ok.config) << all_errors(ok);
+  EXPECT_EQ(ok.config->admin.socket, "/run/s.sock");
+  EXPECT_EQ(ok.config->admin.socket_mode, 0660u);
+  ASSERT_TRUE(ok.config->admin.http);
+  EXPECT_EQ(ok.config->admin.http->address, "127.0.0.1");
+  EXPECT_EQ(ok.config->admin.http->port, 9324);
+  auto v6 = load_string(std::string(kMinimal) + "admin: {socket: \"\", listen: \"[::1]:0\"}\n");
+  ASSERT_TRUE(v6.config) << all_errors(v6);
+  EXPECT_EQ(v6.config->admin.socket, "");
+  EXPECT_EQ(v6.config->admin.http->address, "::1");
+
+  for (const char* bad :
+       {"0.0.0.0:9324", "192.168.1.10:9324", "[::]:9324", "localhost:9324", "10.0.0.1:80"}) {
+    auto r = load_string(std::string(kMinimal) + "admin:\n  listen: \"" + bad + "\"\n", "b.yaml");
+    EXPECT_FALSE(r.config) << bad;
+    EXPECT_NE(all_errors(r).find("b.yaml:6:11: admin.listen: '"), std::string::npos)
+        << all_errors(r);
+    EXPECT_NE(all_errors(r).find("is not a loopback address"), std::string::npos) << all_errors(r);
+  }
+  auto mode = load_string(std::string(kMinimal) + "admin: {socket_mode: \"0666\"}\n", "c.yaml");
+  EXPECT_NE(all_errors(mode).find("admin.socket_mode: must be 0600 or 0660"), std::string::npos)
+      << all_errors(mode);
+  auto noport = load_string(std::string(kMinimal) + "admin: {listen: \"127.0.0.1\"}\n", "d.yaml");
+  EXPECT_NE(all_errors(noport).find("is not address:port"), std::string::npos);
+}
