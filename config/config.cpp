@@ -233,8 +233,13 @@ std::optional<ChapSecret> read_chap(Reader& r, const YAML::Node& t, const std::s
   auto user = r.str(t, path, "user", true);
   auto secret = r.secret(t, path, "secret", true);
   if (!user || !secret) return std::nullopt;
-  // RFC 7143 §12.1.3 wants at least 12 bytes; the Windows initiator accepts 12 to 16.
-  if (secret->size() < 12 || secret->size() > 16)
+  // RFC 7143 §9.2.1: a secret of less than 96 bits needs IPsec, which we do not do: refuse it.
+  // The Windows initiator accepts 12 to 16 bytes only: warn above that.
+  if (secret->size() < 12)
+    r.error(t, Reader::join(path, "secret"),
+            "is " + std::to_string(secret->size()) +
+                " bytes; RFC 7143 requires at least 12 (96 bits) without IPsec");
+  else if (secret->size() > 16)
     r.warn(t, Reader::join(path, "secret"),
            "is " + std::to_string(secret->size()) +
                " bytes; the Windows initiator accepts only 12 to 16");
@@ -296,6 +301,10 @@ void read_target(Reader& r, const YAML::Node& t, Config& c) {
     r.error(t["require_chap"], p + ".require_chap", "is true but no target.chap is configured");
   if (s.mutual_chap && !s.chap)
     r.error(t["mutual_chap"], p + ".mutual_chap", "needs target.chap as well");
+  // RFC 7143 §9.2.1: a secret used to authenticate initiators MUST NOT also authenticate the
+  // target (one captured exchange would then answer the other direction).
+  if (s.mutual_chap && s.chap && s.mutual_chap->secret == s.chap->secret)
+    r.error(t["mutual_chap"], p + ".mutual_chap.secret", "must differ from target.chap.secret");
   if (YAML::Node a = t["allowed_initiators"]) {
     if (!a.IsSequence()) {
       r.error(a, p + ".allowed_initiators", "must be a list of initiator names");
@@ -343,6 +352,9 @@ void read_swift(Reader& r, const YAML::Node& t, Config& c) {
     r.error(t, p + ".project", "is required with auth_version 3");
   if (auto v = r.str(t, p, "ca_file")) s.ca_file = *v;
   if (auto v = r.boolean(t, p, "verify_tls")) s.verify_tls = *v;
+  if (!s.verify_tls)
+    r.warn(t["verify_tls"], p + ".verify_tls",
+           "is false: Swift's TLS certificate and host name are not checked");
   c.swift = s;
 }
 
@@ -452,6 +464,10 @@ void read_luns(Reader& r, const YAML::Node& t, Config& c) {
       r.error(n["id"] ? n["id"] : n, lp + ".id", "duplicate LUN id " + std::to_string(lun.id));
     if (auto v = r.str(n, lp, "name")) lun.name = *v;
     if (lun.name.empty()) lun.name = "lun" + std::to_string(lun.id);
+    // The name is a directory under state_dir: keep it a plain file name.
+    if (!std::regex_match(lun.name, std::regex("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")))
+      r.error(n["name"], lp + ".name",
+              "'" + lun.name + "' must be 1 to 64 of A-Z a-z 0-9 . _ - (not starting with . _ -)");
     if (!names.insert(lun.name).second)
       r.error(n["name"] ? n["name"] : n, lp + ".name", "duplicate LUN name " + lun.name);
     if (auto v = r.str(n, lp, "backend")) {
@@ -494,7 +510,12 @@ void read_luns(Reader& r, const YAML::Node& t, Config& c) {
       lun.compression = *v;
     }
     if (auto v = r.str(n, lp, "serial")) {
-      if (v->size() > 32) r.error(n["serial"], lp + ".serial", "must be at most 32 characters");
+      // SPC-4 7.8.16: PRODUCT SERIAL NUMBER is ASCII data (printable, 0x20-0x7E).
+      bool printable = true;
+      for (char ch : *v)
+        printable &= ch >= 0x20 && ch <= 0x7e;
+      if (v->size() > 32 || !printable)
+        r.error(n["serial"], lp + ".serial", "must be at most 32 printable ASCII characters");
       lun.serial = *v;
     }
     if (lun.backend == Backend::file) {
@@ -542,18 +563,23 @@ LoadResult load_node(const YAML::Node& root, const std::string& name) {
       r.error(root["log_level"], "log_level", "must be trace, debug, info, warn, error or off");
     c.log_level = *v;
   }
-  bool any_swift = false;
+  uint64_t swift_luns = 0;
   uint64_t largest_chunk = 0;
   for (const auto& l : c.luns) {
     if (l.backend == Backend::swift) {
-      any_swift = true;
+      ++swift_luns;
       largest_chunk = std::max(largest_chunk, l.chunk_size);
     }
   }
-  if (any_swift && !c.swift) r.error(root, "swift", "LUNs with backend swift need a swift section");
-  if (any_swift && c.cache.size < largest_chunk * 4)
-    r.error(root["cache"] ? root["cache"]["size"] : root, "cache.size",
-            "must hold at least 4 chunks of the largest chunk_size");
+  if (swift_luns && !c.swift)
+    r.error(root, "swift", "LUNs with backend swift need a swift section");
+  // The daemon shares cache.size evenly between the Swift LUNs (one cache file each), and a
+  // cache file must hold a few whole chunks to complete partial ones and keep uploading.
+  if (swift_luns && c.cache.size / swift_luns < largest_chunk * 4)
+    r.error(root["cache"] && root["cache"]["size"] ? root["cache"]["size"] : root, "cache.size",
+            "must hold at least 4 chunks of the largest chunk_size for each of the " +
+                std::to_string(swift_luns) + " Swift LUNs (at least " +
+                std::to_string(largest_chunk * 4 * swift_luns) + " bytes)");
   if (out.errors.empty()) out.config = std::move(c);
   return out;
 }

@@ -76,18 +76,30 @@ luns:
       << all_errors(r);
 }
 
-TEST(Config, ChapSecretLengthOutsideWindowsRangeWarns) {
+TEST(Config, ChapSecretBelowRfcMinimumIsAnErrorAboveWindowsMaximumAWarning) {
   auto r = load_string(R"(target:
   iqn: iqn.2026-11.io.swiftness:test
   chap: {user: alice, secret: short}
 luns:
   - {id: 0, name: a, backend: file, path: /tmp/a.img, size: 64MiB}
 )");
-  ASSERT_TRUE(r.config) << all_errors(r);
-  ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_NE(r.warnings[0].to_string().find("Windows initiator accepts only 12 to 16"),
+  ASSERT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].to_string(),
+            "<string>:3:9: target.chap.secret: is 5 bytes; RFC 7143 requires at least 12 (96 bits) "
+            "without IPsec");
+  auto w = load_string(R"(target:
+  iqn: iqn.2026-11.io.swiftness:test
+  chap: {user: alice, secret: seventeen-bytes!!}
+luns:
+  - {id: 0, name: a, backend: file, path: /tmp/a.img, size: 64MiB}
+)");
+  ASSERT_TRUE(w.config) << all_errors(w);
+  ASSERT_EQ(w.warnings.size(), 1u);
+  EXPECT_NE(w.warnings[0].to_string().find("Windows initiator accepts only 12 to 16"),
             std::string::npos);
-  EXPECT_EQ(r.warnings[0].to_string().find("short"), std::string::npos) << "never print a secret";
+  EXPECT_EQ(w.warnings[0].to_string().find("seventeen"), std::string::npos)
+      << "never print a secret";
 }
 
 TEST(Config, SecretFromTheEnvironment) {
