@@ -19,6 +19,7 @@
 // file I/O runs on the blocking pool; the state is under one mutex held for short sections.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -51,12 +52,21 @@ struct CacheStats {
   uint64_t uploads = 0;
   uint64_t upload_failures = 0;
   uint64_t fetches = 0;
+  uint64_t ranged_fetches = 0;  // of those, ranged GETs of a few granules
+  uint64_t fetched_bytes = 0;   // bytes received from chunk GETs
   uint64_t checksum_failures = 0;
   uint64_t gc_deleted = 0;
+  uint64_t orphans_deleted = 0;  // found by listing (collect_orphans)
   uint64_t checkpoints = 0;
   uint64_t replayed_records = 0;
   uint64_t skipped_records = 0;  // torn at replay: data did not match its record
   uint64_t index_seq = 0;
+};
+
+struct OrphanReport {
+  uint64_t listed = 0;      // chunk and index objects in the listing
+  uint64_t candidates = 0;  // unreferenced
+  uint64_t deleted = 0;     // unreferenced for the grace period, and deleted
 };
 
 struct CachedLunOptions {
@@ -107,6 +117,10 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   boost::asio::awaitable<core::Result<void>> checkpoint_now();
   boost::asio::awaitable<core::Result<void>> save_index_now();
   boost::asio::awaitable<void> collect_garbage_now();
+  // Lists the container and deletes objects no index refers to that were already unreferenced
+  // at a pass CacheConfig::orphan_grace ago (cached_lun_gc.cpp); runs every
+  // CacheConfig::orphan_interval in the background too.
+  boost::asio::awaitable<core::Result<OrphanReport>> collect_orphans_now();
 
  private:
   CachedLun(boost::asio::any_io_executor ex, boost::asio::any_io_executor pool,
@@ -150,14 +164,29 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
       uint64_t chunk, ObjectRef ref);
   boost::asio::awaitable<core::Result<std::vector<std::byte>>> get_verified(uint64_t chunk,
                                                                             ObjectRef ref);
+  // Blocks [first, first + bytes / block size) of a chunk, verified granule by granule.
+  struct RangeBytes {
+    uint32_t first_block = 0;
+    std::vector<std::byte> bytes;
+  };
+  // The granules covering blocks [first_block, end_block) by a ranged GET; nullopt when the
+  // object cannot be read by range (no table, other size): the caller fetches it whole.
+  boost::asio::awaitable<core::Result<std::optional<RangeBytes>>> get_range_verified(
+      uint64_t chunk, ObjectRef ref, uint32_t first_block, uint32_t end_block);
+  // Caches blocks [first_block, end_block) from `content` (which starts at first_block; a
+  // whole object is 0, UINT32_MAX) that are still uncached and still belong to object `ref`.
   boost::asio::awaitable<void> fill(uint64_t chunk, ObjectRef ref,
-                                    std::shared_ptr<const std::vector<std::byte>> content);
+                                    std::shared_ptr<const std::vector<std::byte>> content,
+                                    uint32_t first_block, uint32_t end_block);
   boost::asio::awaitable<void> upload(uint64_t chunk);
   boost::asio::awaitable<void> flusher_loop();
   boost::asio::awaitable<void> maintenance_loop();
   core::Result<void> checkpoint_blocking();
   boost::asio::awaitable<core::Result<void>> save_index();
   boost::asio::awaitable<void> collect_garbage();
+  boost::asio::awaitable<core::Result<OrphanReport>> collect_orphans();
+  // The object names index/<seq> refers to (empty if seq is 0 or the index is gone).
+  boost::asio::awaitable<core::Result<std::set<std::string>>> index_names(uint64_t seq);
   void evict_locked(uint64_t target_free);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
   std::string sanitized() const;
@@ -194,8 +223,12 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   bool index_dirty_ = false;
   std::chrono::steady_clock::time_point last_index_save_{};
   std::map<std::string, std::chrono::steady_clock::time_point> gc_since_;
+  std::map<std::string, std::chrono::steady_clock::time_point> orphan_seen_;  // first unreferenced
+  std::set<uint64_t> uploading_gens_;  // our uploads between their PUT and their commit
   std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<FetchSlot>> fetches_;
   core::Lba last_read_end_ = ~core::Lba{0};
+  std::array<core::Lba, 8> recent_ends_{};  // where the last reads end (stream detection)
+  size_t recent_next_ = 0;
   CacheStats counters_;
 
   std::mutex durability_mu_;  // serializes fdatasync rounds and checkpoints (pool threads)
@@ -208,6 +241,7 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   std::atomic<int> drain_requests_{0};
   std::atomic<bool> kick_flusher_{false};
   std::atomic<bool> kick_maintenance_{false};
+  std::atomic<bool> orphan_running_{false};
   std::atomic<bool> closed_{false};
   std::atomic<bool> store_healthy_{true};  // false after an upload failed, until one succeeds
 };

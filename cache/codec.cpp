@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/crc32c.hpp"
@@ -14,11 +15,103 @@ constexpr const char* kCrcKey = "swiftness-crc32c";
 constexpr const char* kCodecKey = "swiftness-codec";
 constexpr const char* kSizeKey = "swiftness-size";
 constexpr const char* kCipherKey = "swiftness-cipher";
+constexpr const char* kGranuleKey = "swiftness-granule";
+constexpr const char* kTablePrefix = "swiftness-crcs-";  // -0, -1, ...: 32 entries per key
+constexpr size_t kEntriesPerKey = 32;                    // 256 hex characters: Swift's limit
+constexpr uint64_t kMinGranule = 64 * 1024;
+constexpr uint64_t kMaxEntries = 128;
 
 std::error_code mismatch() {
   return core::make_error_code(core::object_errc::checksum_mismatch);
 }
 }  // namespace
+
+uint64_t range_granule(uint64_t size) {
+  uint64_t per = (size + kMaxEntries - 1) / kMaxEntries;
+  return std::max(kMinGranule, (per + kMinGranule - 1) / kMinGranule * kMinGranule);
+}
+
+namespace {
+
+void add_range_table(std::span<const std::byte> content, core::Metadata& md) {
+  const uint64_t g = range_granule(content.size());
+  std::string hex;
+  uint32_t crc = 0;
+  size_t key = 0;
+  for (uint64_t off = 0; off < content.size(); off += g) {
+    crc = core::crc32c(content.subspan(off, std::min<uint64_t>(g, content.size() - off)), crc);
+    hex += crc_hex(crc);
+    if (hex.size() == kEntriesPerKey * 8) {
+      md[kTablePrefix + std::to_string(key++)] = std::move(hex);
+      hex.clear();
+    }
+  }
+  if (!hex.empty()) md[kTablePrefix + std::to_string(key)] = std::move(hex);
+  md[kGranuleKey] = std::to_string(g);
+}
+
+std::optional<uint64_t> parse_u64(const core::Metadata& md, const char* key) {
+  auto it = md.find(key);
+  if (it == md.end() || it->second.empty() || it->second.size() > 19) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : it->second) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + uint64_t(c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+std::optional<RangeTable> parse_range_table(const core::Metadata& md, uint32_t expected_crc) {
+  auto codec = md.find(kCodecKey);
+  if (codec == md.end() || codec->second != "raw" || md.count(kCipherKey)) return std::nullopt;
+  auto size = parse_u64(md, kSizeKey);
+  auto granule = parse_u64(md, kGranuleKey);
+  if (!size || !granule || *granule == 0 || *size == 0) return std::nullopt;
+  RangeTable t;
+  t.size = *size;
+  t.granule = *granule;
+  const uint64_t n = (t.size + t.granule - 1) / t.granule;
+  if (n > 4096) return std::nullopt;
+  std::string hex;
+  for (size_t key = 0; hex.size() < n * 8; ++key) {
+    auto it = md.find(kTablePrefix + std::to_string(key));
+    if (it == md.end()) return std::nullopt;
+    hex += it->second;
+  }
+  if (hex.size() != n * 8) return std::nullopt;
+  t.prefix.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    uint32_t v = 0;
+    for (int k = 0; k < 8; ++k) {
+      char c = hex[i * 8 + k];
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) return std::nullopt;
+      v = v << 4 | uint32_t(d);
+    }
+    t.prefix[i] = v;
+  }
+  // The table must describe the content our index knows, or none of it is believed.
+  if (t.prefix.back() != expected_crc) return std::nullopt;
+  return t;
+}
+
+core::Result<void> verify_granules(const RangeTable& t, uint64_t first,
+                                   std::span<const std::byte> bytes) {
+  uint64_t off = first * t.granule;
+  size_t pos = 0;
+  for (uint64_t i = first; pos < bytes.size(); ++i) {
+    if (i >= t.prefix.size()) return mismatch();
+    const uint64_t len = std::min<uint64_t>(t.granule, t.size - off);
+    if (pos + len > bytes.size()) return mismatch();  // a granule cut short
+    const uint32_t start = i == 0 ? 0 : t.prefix[i - 1];
+    if (core::crc32c(bytes.subspan(pos, len), start) != t.prefix[i]) return mismatch();
+    pos += len;
+    off += len;
+  }
+  return {};
+}
 
 std::string md5_hex_fast(std::span<const std::byte> data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -55,6 +148,7 @@ core::Result<EncodedChunk> ChunkCodec::encode(uint64_t chunk, uint64_t gen,
   } else {
     out.body.assign(content.begin(), content.end());
     out.metadata[kCodecKey] = "raw";
+    if (!cipher_ && !content.empty()) add_range_table(content, out.metadata);
   }
   if (cipher_) {
     auto sealed = cipher_->seal(chunk, gen, std::move(out.body));

@@ -3,11 +3,21 @@
 // (the ETag Swift verifies on PUT). Ranged GETs cannot be checked against the whole-object ETag
 // (../shared/notes/swift-api.md), so the content checksum lives in the object's metadata and
 // in our index, and is checked on every read.
+//
+// Ranged reads (uncompressed, unencrypted chunks only: a zstd frame or a sealed body can only
+// be opened whole): the metadata also carries a table of *prefix* CRC32Cs, one per granule of
+// the content (64 KiB, larger for chunks over 8 MiB so the table stays <= 128 entries, about
+// 1.1 KiB of metadata: Swift allows 256 bytes per value and 4 KiB in all, and ext4 xattrs fail
+// beyond ~3.3 KiB, swift-on-loopback.md pitfall 7). Entry i is the CRC32C of content[0, end
+// of granule i), so granule i is checked by continuing entry i-1 over its bytes, and the last
+// entry is the whole-content CRC our own index holds: a table that does not end in the
+// index's CRC is refused, which ties the metadata that arrives with a 206 to our index.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,12 +58,38 @@ class ChunkCodec {
   // the CRC in metadata; any mismatch is object_errc::checksum_mismatch.
   core::Result<std::vector<std::byte>> decode(uint64_t chunk, uint64_t gen, const core::Object& obj,
                                               std::optional<uint32_t> expected_crc) const;
+  // Whether objects this codec writes can be read by range (plain content).
+  bool ranged_reads() const { return !compress_ && !cipher_; }
 
  private:
   bool compress_;
   int level_;
   std::shared_ptr<ChunkCipher> cipher_;
 };
+
+// The per-granule table of an object, from the metadata of a (ranged) GET.
+struct RangeTable {
+  uint64_t size = 0;     // content bytes
+  uint64_t granule = 0;  // bytes per entry; the last granule may be shorter
+  std::vector<uint32_t> prefix;
+  // [first, last) granules covering bytes [offset, offset + length).
+  uint64_t first_granule(uint64_t offset) const { return offset / granule; }
+  uint64_t end_granule(uint64_t offset, uint64_t length) const {
+    return (offset + length + granule - 1) / granule;
+  }
+};
+
+// Granule size for content of `size` bytes: 64 KiB, or the multiple of 64 KiB that keeps the
+// table at 128 entries or fewer.
+uint64_t range_granule(uint64_t size);
+// The table of an object if it has one and it ends in `expected_crc` (our index's CRC of the
+// whole content); nullopt if the object has no table (compressed, encrypted, or written before
+// tables existed): the caller then reads it whole.
+std::optional<RangeTable> parse_range_table(const core::Metadata& md, uint32_t expected_crc);
+// Checks `bytes`, which start at granule `first` and must cover whole granules (the last one
+// may end at the end of the content); object_errc::checksum_mismatch on any difference.
+core::Result<void> verify_granules(const RangeTable& t, uint64_t first,
+                                   std::span<const std::byte> bytes);
 
 std::string md5_hex_fast(std::span<const std::byte> data);  // OpenSSL
 std::string crc_hex(uint32_t crc);

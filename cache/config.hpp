@@ -31,10 +31,13 @@ struct CacheConfig {
   std::chrono::milliseconds write_wait_limit{20'000};  // bounded wait under backpressure
   std::chrono::milliseconds gc_grace{60'000};          // superseded objects live this long after
   std::chrono::milliseconds index_interval{5'000};     // Swift index checkpoint debounce
-  uint64_t checkpoint_journal_bytes = 16ull << 20;     // local checkpoint when the journal grows
-  uint64_t checkpoint_data_bytes = 256ull << 20;       // ... or this much data was written (replay
-                                                       // re-reads it to check it: bounded restart)
-  bool write_cache_enabled = true;                     // SCSI caching page WCE (initial value)
+  // Orphans (objects no index names, found by listing): deleted once unreferenced this long.
+  std::chrono::milliseconds orphan_grace{15 * 60'000};
+  std::chrono::milliseconds orphan_interval{30 * 60'000};  // listing pass period; 0: never
+  uint64_t checkpoint_journal_bytes = 16ull << 20;  // local checkpoint when the journal grows
+  uint64_t checkpoint_data_bytes = 256ull << 20;    // ... or this much data was written (replay
+                                                    // re-reads it to check it: bounded restart)
+  bool write_cache_enabled = true;                  // SCSI caching page WCE (initial value)
   // O_DIRECT for cache-file writes (design.md §4: faster random overwrites). Off by default:
   // direct writes leave nothing in the page cache, and without an in-memory block cache of
   // our own the next hit would read the SSD (cache-bench: 5x slower hot reads).

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
+#include <thread>
 
 #include "tests/unit/cache/lun_fixture.hpp"
 
@@ -380,6 +381,91 @@ TEST_F(CachedLunTest, CrashBetweenUploadAndCommitReuploadsUnderANewName) {
   close(fresh);
 }
 
+TEST_F(CachedLunTest, OrphansAreFoundByListingAndDeletedOnlyAfterTheGrace) {
+  cache_.orphan_grace = std::chrono::milliseconds(300);
+  auto lun = open(fs_);
+  ASSERT_TRUE(write(*lun, 0, 256, 1));
+  ASSERT_TRUE(flush(*lun));
+  hooks_->set(std::string(cache::kHookUploadAfterPut), [this]() -> boost::asio::awaitable<void> {
+    fs_->power_loss();  // the object is in Swift, the local commit never happens
+    co_return;
+  });
+  EXPECT_FALSE(drain(*lun, std::chrono::milliseconds(300)));
+  hooks_->clear(std::string(cache::kHookUploadAfterPut));
+  abandon(lun);
+  fs_->revive();
+  const auto crashed = chunk_objects();
+  ASSERT_EQ(crashed.size(), 1u);  // orphaned by the crash
+  lun = open(fs_);
+  ASSERT_TRUE(write(*lun, 256, 256, 2));
+  ASSERT_TRUE(drain(*lun));
+  ASSERT_TRUE(run(lun->save_index_now()));  // a previous and a current index in Swift
+  // Left by a gateway with another writer epoch, and a name we never write.
+  const std::vector<std::byte> junk(4096, std::byte{1});
+  const core::PutOptions plain;
+  ASSERT_TRUE(
+      run(store_->put({"lun1", "chunk/000000000005/00000007-0000000000000003"}, junk, plain)));
+  ASSERT_TRUE(run(store_->put({"lun1", "chunk/not-ours"}, junk, plain)));
+  ASSERT_EQ(chunk_objects().size(), 5u);
+
+  auto first = run(lun->collect_orphans_now());
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(first->candidates, 2u);  // the crashed upload and the other epoch's object
+  EXPECT_EQ(first->deleted, 0u);     // not yet unreferenced for the grace period
+  EXPECT_EQ(chunk_objects().size(), 5u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  auto second = run(lun->collect_orphans_now());
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->deleted, 2u);
+  EXPECT_EQ(lun->stats().orphans_deleted, 2u);
+  auto left = chunk_objects();
+  EXPECT_EQ(left.size(), 3u);
+  EXPECT_EQ(std::count(left.begin(), left.end(), crashed[0]), 0);
+  EXPECT_EQ(std::count(left.begin(), left.end(), "chunk/not-ours"), 1);
+  // Nothing an index needs went: a gateway attaching from Swift reads everything.
+  close(lun);
+  auto fresh = open(std::make_shared<FaultFs>());
+  expect_tag(*fresh, 0, 256, 1);
+  expect_tag(*fresh, 256, 256, 2);
+  close(fresh);
+}
+
+TEST_F(CachedLunTest, OrphanCollectionSparesUploadsInFlightAndWhatTheIndexesNeed) {
+  cache_.orphan_grace = std::chrono::milliseconds(0);
+  auto lun = open(fs_);
+  ASSERT_TRUE(write(*lun, 0, 256, 1));
+  ASSERT_TRUE(drain(*lun));  // index 1 names tag-1
+  ASSERT_TRUE(write(*lun, 0, 256, 2));
+  Gate gate;
+  hooks_->set(std::string(cache::kHookUploadAfterPut), gate.fn());
+  auto drained = boost::asio::co_spawn(ctx_, lun->drain(std::chrono::milliseconds(20000)),
+                                       boost::asio::use_future);
+  ASSERT_TRUE(pump_until([&] { return gate.arrived > 0; }));
+  // The tag-2 object is in Swift but not yet committed: not an orphan. The tag-1 object is
+  // still the current Swift index's: not an orphan either.
+  ASSERT_EQ(chunk_objects().size(), 2u);
+  auto r = run(lun->collect_orphans_now());
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->candidates, 0u);
+  EXPECT_EQ(chunk_objects().size(), 2u);
+  hooks_->clear(std::string(cache::kHookUploadAfterPut));
+  gate.open = true;
+  ASSERT_TRUE(pump_until(
+      [&] { return drained.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }));
+  ASSERT_TRUE(drained.get());
+  r = run(lun->collect_orphans_now());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->deleted, 0u);  // tag-1 is superseded: the journaled GC's, not an orphan
+  // Swift unreachable: the pass fails and deletes nothing.
+  store_->set_down(true);
+  EXPECT_FALSE(run(lun->collect_orphans_now()));
+  store_->set_down(false);
+  close(lun);
+  auto fresh = open(std::make_shared<FaultFs>());
+  expect_tag(*fresh, 0, 256, 2);
+  close(fresh);
+}
+
 TEST_F(CachedLunTest, CrashBetweenCommitAndSwiftIndexLeavesSwiftConsistent) {
   auto lun = open(fs_);
   ASSERT_TRUE(write(*lun, 0, 256, 1));
@@ -463,6 +549,73 @@ TEST_F(CachedLunTest, ChecksumMismatchIsMediumErrorNeverBadBytes) {
   EXPECT_EQ(r.error(), block_errc::medium_error);
   EXPECT_GT(store_->calls(Verb::get), gets + 1);  // retried before giving up
   EXPECT_GE(fresh->stats().checksum_failures, 2u);
+  close(fresh);
+}
+
+TEST_F(CachedLunTest, ColdRandomReadsFetchOnlyTheirGranules) {
+  auto lun = open(fs_);
+  ASSERT_TRUE(write(*lun, 0, 256, 1));  // chunk 0, whole: 16 granules of 16 blocks
+  ASSERT_TRUE(drain(*lun));
+  close(lun);
+  auto fresh = open(std::make_shared<FaultFs>());
+  ASSERT_TRUE(fresh);
+  const auto gets = store_->calls(Verb::get);
+  expect_tag(*fresh, 100, 2, 1);  // granule 6 (blocks 96..111)
+  auto st = fresh->stats();
+  EXPECT_EQ(st.ranged_fetches, 1u);
+  EXPECT_EQ(st.fetched_bytes, 65536u);  // not the 1 MiB chunk
+  EXPECT_EQ(store_->calls(Verb::get), gets + 1);
+  // The granule was cached in the background: reading any of it again asks Swift nothing.
+  ASSERT_TRUE(pump_until([&] { return fresh->stats().used_pages >= 16; }));
+  expect_tag(*fresh, 96, 16, 1);
+  EXPECT_EQ(store_->calls(Verb::get), gets + 1);
+  // A read spanning two granules fetches both in one GET.
+  expect_tag(*fresh, 140, 8, 1);  // granules 8 and 9
+  EXPECT_EQ(fresh->stats().ranged_fetches, 2u);
+  EXPECT_EQ(fresh->stats().fetched_bytes, 3u * 65536);
+  // A quarter of the chunk or more: the whole object.
+  expect_tag(*fresh, 160, 64, 1);
+  EXPECT_EQ(fresh->stats().ranged_fetches, 2u);
+  EXPECT_EQ(fresh->stats().fetched_bytes, 3u * 65536 + (1u << 20));
+  close(fresh);
+}
+
+TEST_F(CachedLunTest, SequentialColdReadsFetchWholeChunks) {
+  auto lun = open(fs_);
+  ASSERT_TRUE(write(*lun, 0, 512, 1));
+  ASSERT_TRUE(drain(*lun));
+  close(lun);
+  cache_.read_ahead_chunks = 0;
+  auto fresh = open(std::make_shared<FaultFs>());
+  expect_tag(*fresh, 0, 8, 1);   // alone: ranged (granule 0, blocks 0..15)
+  expect_tag(*fresh, 8, 8, 1);   // follows it (served from the granule once it is cached)
+  expect_tag(*fresh, 16, 8, 1);  // a stream: the whole chunk
+  auto st = fresh->stats();
+  EXPECT_EQ(st.ranged_fetches, 1u);
+  EXPECT_EQ(st.fetched_bytes, 65536u + (1u << 20));
+  close(fresh);
+}
+
+TEST_F(CachedLunTest, ADamagedGranuleFailsOnlyItsReadsAndIsNeverServed) {
+  auto lun = open(fs_);
+  ASSERT_TRUE(write(*lun, 0, 256, 1));
+  ASSERT_TRUE(drain(*lun));
+  close(lun);
+  auto objects = chunk_objects();
+  ASSERT_EQ(objects.size(), 1u);
+  ASSERT_TRUE(store_->corrupt({"lun1", objects[0]}, 2 * 65536 + 300));  // granule 2
+  auto fresh = open(std::make_shared<FaultFs>());
+  const auto gets = store_->calls(Verb::get);
+  auto r = read(*fresh, 33, 2);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), block_errc::medium_error);
+  EXPECT_GT(store_->calls(Verb::get), gets + 1);  // retried before giving up
+  EXPECT_GE(fresh->stats().checksum_failures, 2u);
+  expect_tag(*fresh, 100, 4, 1);  // another granule of the same object is fine
+  // A whole-chunk read of the damaged object fails as well.
+  r = read(*fresh, 0, 256);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), block_errc::medium_error);
   close(fresh);
 }
 

@@ -108,5 +108,64 @@ TEST(CodecTest, OpensslMd5MatchesTheStoreAndDecodeChecksEverything) {
   }
 }
 
+TEST(CodecTest, RangeTableChecksEachGranuleAndMustEndInTheIndexCrc) {
+  EXPECT_EQ(range_granule(1u << 20), 64u * 1024);
+  EXPECT_EQ(range_granule(4u << 20), 64u * 1024);    // 64 entries
+  EXPECT_EQ(range_granule(16u << 20), 128u * 1024);  // 128 entries
+  EXPECT_EQ(range_granule(64u << 20), 512u * 1024);  // 128 entries
+  EXPECT_EQ(range_granule((4u << 20) + 4096), 64u * 1024);   // 65 entries
+  EXPECT_EQ(range_granule((8u << 20) + 4096), 128u * 1024);  // 65 entries
+
+  // 1 MiB + 12 KiB: 17 granules, the last one short.
+  std::vector<std::byte> content((1u << 20) + 12288);
+  for (size_t i = 0; i < content.size(); ++i)
+    content[i] = std::byte((i * 2654435761u) >> 13);
+  ChunkCodec codec(false, 1);
+  ASSERT_TRUE(codec.ranged_reads());
+  auto enc = codec.encode(1, 2, content);
+  ASSERT_TRUE(enc);
+  size_t meta_bytes = 0;
+  for (const auto& [k, v] : enc->metadata) {
+    EXPECT_LE(v.size(), 256u) << k;  // Swift's limit per value
+    meta_bytes += k.size() + v.size();
+  }
+  EXPECT_LT(meta_bytes, 600u);
+  auto t = parse_range_table(enc->metadata, enc->content_crc);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->granule, 65536u);
+  ASSERT_EQ(t->prefix.size(), 17u);
+  EXPECT_EQ(t->prefix.back(), enc->content_crc);
+  // A table that does not end in the CRC our index holds is not believed.
+  EXPECT_FALSE(parse_range_table(enc->metadata, enc->content_crc ^ 1));
+
+  auto span = std::span<const std::byte>(content);
+  EXPECT_TRUE(verify_granules(*t, 3, span.subspan(3 * 65536, 2 * 65536)));
+  EXPECT_TRUE(verify_granules(*t, 16, span.subspan(16 * 65536)));  // the short last granule
+  EXPECT_TRUE(verify_granules(*t, 0, span));
+  // A cut-short granule, or one byte off anywhere, is a mismatch.
+  EXPECT_FALSE(verify_granules(*t, 3, span.subspan(3 * 65536, 65536 + 100)));
+  std::vector<std::byte> bad(content.begin() + 5 * 65536, content.begin() + 6 * 65536);
+  bad[777] ^= std::byte{0x10};
+  EXPECT_FALSE(verify_granules(*t, 5, bad));
+  EXPECT_FALSE(verify_granules(*t, 4, bad));  // right bytes at the wrong place
+
+  // A damaged table entry makes its granules fail (never accepted).
+  auto md = enc->metadata;
+  auto& hex = md.at("swiftness-crcs-0");
+  hex[8 * 5] = hex[8 * 5] == '0' ? '1' : '0';
+  auto t2 = parse_range_table(md, enc->content_crc);
+  ASSERT_TRUE(t2);
+  EXPECT_FALSE(verify_granules(*t2, 5, span.subspan(5 * 65536, 65536)));
+  md.erase("swiftness-crcs-0");
+  EXPECT_FALSE(parse_range_table(md, enc->content_crc));
+
+  // Compressed chunks carry no table: they open only whole.
+  ChunkCodec zstd(true, 1);
+  EXPECT_FALSE(zstd.ranged_reads());
+  auto z = zstd.encode(1, 2, content);
+  ASSERT_TRUE(z);
+  EXPECT_FALSE(parse_range_table(z->metadata, z->content_crc));
+}
+
 }  // namespace
 }  // namespace swiftness::cache

@@ -1,0 +1,264 @@
+// The background flusher: picks dirty chunks (eager above the low watermark or on drain, else
+// after max_dirty_age) and uploads each as a new immutable object, marking clean only the
+// blocks that are still exactly what was uploaded.
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <cstring>
+
+#include "cache/blocking.hpp"
+#include "cache/cached_lun.hpp"
+#include "core/crc32c.hpp"
+#include "core/log.hpp"
+
+namespace swiftness::cache {
+
+using core::block_errc;
+using core::object_errc;
+using core::Result;
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+// ---- the flusher ----
+
+asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
+  const uint32_t bs = block_size_;
+  std::vector<uint32_t> snap;
+  std::vector<uint64_t> snap_dirty;
+  ObjectRef base;
+  ObjectRef fresh;
+  uint64_t unmap_epoch = 0;
+  uint64_t snap_seq = 0;
+  uint32_t n = 0;
+  {
+    std::lock_guard lock(mu_);
+    ChunkState& c = state_->chunk(chunk);
+    n = state_->blocks_in_chunk(chunk);
+    snap = c.entries;
+    snap.resize(n, kNoPage);
+    snap_dirty = c.dirty;
+    snap_dirty.resize((n + 63) / 64, 0);
+    base = c.object;
+    unmap_epoch = c.unmap_epoch;
+    // Pinned until the commit: a page cannot be reused, so "same page" means "not rewritten".
+    for (uint32_t e : snap) {
+      if (is_page(e)) state_->pin(e);
+    }
+    fresh = {lun_.writer_epoch, state_->next_gen++, 0};
+    uploading_gens_.insert(fresh.gen);  // the orphan collector keeps off it until the commit
+    snap_seq = next_seq_ - 1;           // the records of every block in the snapshot
+  }
+  auto finish = [&](bool ok) {
+    std::lock_guard lock(mu_);
+    for (uint32_t e : snap) {
+      if (is_page(e)) state_->unpin(e);
+    }
+    uploading_gens_.erase(fresh.gen);
+    ChunkState& c = state_->chunk(chunk);
+    c.uploading = false;
+    store_healthy_ = ok;
+    if (ok) {
+      c.failures = 0;
+      ++counters_.uploads;
+    } else {
+      ++c.failures;
+      ++counters_.upload_failures;
+      c.retry_after =
+          Clock::now() + std::min<std::chrono::milliseconds>(
+                             std::chrono::milliseconds(5000),
+                             std::chrono::milliseconds(50) * (1u << std::min(c.failures, 7u)));
+    }
+    state_->maybe_erase(chunk);
+  };
+
+  // Partial chunk: the blocks we do not have come from the current object.
+  std::shared_ptr<const std::vector<std::byte>> base_content;
+  bool need_base = base.exists() &&
+                   std::any_of(snap.begin(), snap.end(), [](uint32_t e) { return e == kNoPage; });
+  if (need_base) {
+    auto got = co_await fetch_content(chunk, base);
+    if (!got) {
+      finish(false);
+      co_return;
+    }
+    base_content = *got;
+  }
+  std::vector<std::byte> content(size_t(n) * bs);
+  auto read_ok = co_await run_blocking(pool_, [&]() -> bool {
+    for (uint32_t b = 0; b < n;) {
+      uint32_t e = snap[b];
+      if (is_page(e)) {
+        uint32_t k = 1;
+        while (b + k < n && snap[b + k] == e + k)
+          ++k;
+        if (!data_->pread(uint64_t(e) * bs,
+                          std::span<std::byte>(content.data() + size_t(b) * bs, size_t(k) * bs))) {
+          return false;
+        }
+        b += k;
+        continue;
+      }
+      if (e == kNoPage && base_content) {
+        size_t src = size_t(b) * bs;
+        size_t have =
+            src < base_content->size() ? std::min<size_t>(bs, base_content->size() - src) : 0;
+        if (have) std::memcpy(content.data() + src, base_content->data() + src, have);
+      }
+      ++b;
+    }
+    return true;
+  });
+  if (!read_ok) {
+    finish(false);
+    co_return;
+  }
+  co_await hooks_->run(kHookUploadBeforePut);
+
+  // An all-zero chunk needs no object (thin provisioning): it reads as zeros without one.
+  bool all_zero =
+      std::all_of(content.begin(), content.end(), [](std::byte b) { return b == std::byte{0}; });
+  ObjectRef result;
+  if (!all_zero) {
+    bool stored = false;
+    for (int attempt = 0; attempt < 8 && !stored; ++attempt) {
+      auto encoded = codec_.encode(chunk, fresh.gen, content);
+      if (!encoded) break;
+      fresh.crc = encoded->content_crc;
+      const core::ObjectKey key{lun_.container, object_name(chunk, fresh)};
+      core::PutOptions opts;
+      opts.if_none_match = true;  // immutable names: never overwrite (swift-api.md)
+      opts.metadata = encoded->metadata;
+      auto put = co_await store_->put(key, encoded->body, opts);
+      if (put && (put->etag.empty() || put->etag == encoded->md5)) {
+        stored = true;
+        break;
+      }
+      if (!put && put.error() == object_errc::precondition_failed) {
+        // The name was taken by an upload whose commit a crash lost: take the next one.
+        std::lock_guard lock(mu_);
+        uploading_gens_.erase(fresh.gen);
+        fresh.gen = state_->next_gen++;
+        uploading_gens_.insert(fresh.gen);
+        continue;
+      }
+      if (put) {
+        core::logger("cache")->warn("{}/{}: ETag {} != MD5 {}", lun_.container, key.name, put->etag,
+                                    encoded->md5);
+      }
+      break;
+    }
+    if (!stored) {
+      finish(false);
+      co_return;
+    }
+    result = fresh;
+  }
+  co_await hooks_->run(kHookUploadAfterPut);
+
+  auto committed = co_await run_blocking(pool_, [&]() -> bool {
+    // The blocks we mark clean must be on stable storage before the record that says so: a
+    // replay must never find a "clean" block whose bytes were lost with the page cache.
+    // Group commit: one sync round covers every upload whose snapshot it follows.
+    if (!make_durable_blocking(snap_seq)) return false;
+    std::lock_guard lock(mu_);
+    if (failed_) return false;
+    ChunkState& c = state_->chunk(chunk);
+    if (c.unmap_epoch != unmap_epoch) {
+      // The whole chunk was unmapped meanwhile: what we uploaded is already obsolete.
+      if (!result.exists()) return true;
+      Record rec;
+      rec.type = RecordType::garbage;
+      rec.name = object_name(chunk, result);
+      rec.needed_index_seq = 0;
+      state_->add_garbage({rec.name, 0});
+      return bool(append_record_locked(rec));
+    }
+    Record rec;
+    rec.type = RecordType::clean;
+    rec.chunk = chunk;
+    rec.ref = result;
+    rec.needed_index_seq = index_seq_assigned_ + 1;
+    rec.cleaned.assign((n + 63) / 64, 0);
+    for (uint32_t b = 0; b < n; ++b) {
+      bool was_dirty = (snap_dirty[b / 64] >> (b % 64)) & 1;
+      // Versioned extents: only what is still exactly what we uploaded becomes clean.
+      if (was_dirty && c.is_dirty(b) && b < c.entries.size() && c.entries[b] == snap[b]) {
+        rec.cleaned[b / 64] |= 1ull << (b % 64);
+      }
+    }
+    state_->apply_clean(chunk, result, rec.cleaned, rec.needed_index_seq);
+    index_dirty_ = true;
+    return bool(append_record_locked(rec));
+  });
+  finish(committed);
+}
+
+asio::awaitable<void> CachedLun::flusher_loop() {
+  auto gc_last = Clock::now();
+  auto orphan_last = Clock::now();
+  while (!stopping_) {
+    if (!kick_flusher_.exchange(false)) co_await sleep(std::chrono::milliseconds(10));
+    if (stopping_) break;
+    std::vector<uint64_t> start;
+    {
+      std::lock_guard lock(mu_);
+      const auto now = Clock::now();
+      const bool eager =
+          drain_requests_ > 0 || state_->dirty_blocks > uint64_t(cfg_.dirty_low_watermark * pages_);
+      std::vector<std::pair<Clock::time_point, uint64_t>> candidates;
+      for (uint64_t id : state_->dirty_chunks) {
+        const ChunkState& c = state_->chunks.at(id);
+        if (c.uploading || c.retry_after > now) continue;
+        if (eager || now - c.dirty_since >= cfg_.max_dirty_age) {
+          candidates.emplace_back(c.dirty_since, id);
+        }
+      }
+      std::sort(candidates.begin(), candidates.end());
+      int room = int(cfg_.flush_concurrency) - uploads_in_flight_.load();
+      for (auto& [t, id] : candidates) {
+        if (room-- <= 0) break;
+        state_->chunk(id).uploading = true;
+        ++uploads_in_flight_;
+        start.push_back(id);
+      }
+    }
+    for (uint64_t id : start) {
+      asio::co_spawn(
+          ex_,
+          [self = shared_from_this(), id]() -> asio::awaitable<void> {
+            co_await self->upload(id);
+            --self->uploads_in_flight_;
+            self->kick_flusher_ = true;
+          },
+          asio::detached);
+    }
+    bool want_index = false;
+    {
+      std::lock_guard lock(mu_);
+      want_index = index_dirty_ &&
+                   (drain_requests_ > 0 || Clock::now() - last_index_save_ >= cfg_.index_interval);
+    }
+    if (want_index) (void)co_await save_index();
+    if (Clock::now() - gc_last >= std::chrono::milliseconds(500)) {
+      gc_last = Clock::now();
+      co_await collect_garbage();
+    }
+    if (cfg_.orphan_interval.count() > 0 && Clock::now() - orphan_last >= cfg_.orphan_interval &&
+        !orphan_running_.exchange(true)) {
+      orphan_last = Clock::now();
+      // A listing pass can take a while on a big container: off the flusher's loop.
+      ++loops_running_;
+      asio::co_spawn(
+          ex_,
+          [self = shared_from_this()]() -> asio::awaitable<void> {
+            (void)co_await self->collect_orphans();
+            self->orphan_running_ = false;
+            --self->loops_running_;
+          },
+          asio::detached);
+    }
+  }
+  --loops_running_;
+}
+
+}  // namespace swiftness::cache
