@@ -119,8 +119,10 @@ Negotiator::Outcome Negotiator::negotiate(const std::vector<KeyValue>& offers) {
   auto answer = [&out](std::string_view k, std::string v) { out.response.emplace_back(k, v); };
   for (const auto& [key, value] : offers) {
     if (key.starts_with("CHAP_") || key == "AuthMethod") continue;  // security stage's job
-    auto it = std::find_if(kKeys.begin(), kKeys.end(),
-                           [&key](const KeySpec& k) { return k.name == key; });
+    // Not [&key]: clang before 16 cannot capture structured bindings (the fuzz build uses 14).
+    auto it =
+        std::find_if(kKeys.begin(), kKeys.end(),
+                     [name = std::string_view(key)](const KeySpec& k) { return k.name == name; });
     if (it == kKeys.end()) {
       answer(key, "NotUnderstood");
       continue;
