@@ -38,6 +38,49 @@ bool list_contains(std::string_view list, std::string_view item) {
 
 constexpr size_t kChapChallengeLength = 16;
 
+// RFC 7143 §6.1: a Login Response carries at most the initiator's MaxRecvDataSegmentLength,
+// 8192 during login; we do not split responses over several PDUs, so more text is refused.
+constexpr size_t kMaxResponseText = 8192;
+
+// RFC 7143 §4.2.7.1: iSCSI names are UTF-8, at most 223 bytes. Control characters and spaces
+// are never part of a name; refusing them keeps raw wire bytes out of logs and the status page.
+bool plausible_name(std::string_view s) {
+  if (s.empty() || s.size() > 223) return false;
+  for (size_t i = 0; i < s.size();) {
+    auto c = uint8_t(s[i]);
+    size_t len = c < 0x80             ? 1
+                 : (c & 0xe0) == 0xc0 ? 2
+                 : (c & 0xf0) == 0xe0 ? 3
+                 : (c & 0xf8) == 0xf0 ? 4
+                                      : 0;
+    if (len == 0 || i + len > s.size() || (len == 1 && (c <= 0x20 || c == 0x7f))) return false;
+    if (len == 2 && c < 0xc2) return false;  // overlong
+    for (size_t k = 1; k < len; ++k)
+      if ((uint8_t(s[i + k]) & 0xc0) != 0x80) return false;
+    i += len;
+  }
+  return true;
+}
+
+// Initiator-supplied text quoted in a log line: printable ASCII only (so a value cannot forge
+// log lines or smuggle terminal escapes), and short.
+std::string quoted(std::string_view s) {
+  std::string out = "'";
+  for (char ch : s.substr(0, 64)) {
+    auto c = uint8_t(ch);
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+      out.push_back(ch);
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  out += s.size() > 64 ? "'..." : "'";
+  return out;
+}
+
 }  // namespace
 
 bool LoginMachine::auth_required() const {
@@ -91,6 +134,8 @@ std::optional<LoginMachine::Reply> LoginMachine::first_request(const Pdu& req,
   const std::string* name = find_key(keys, "InitiatorName");
   if (!name || name->empty())
     return fail(req, LoginStatus::missing_parameter, "InitiatorName missing");
+  if (!plausible_name(*name))
+    return fail(req, LoginStatus::initiator_error, "invalid InitiatorName " + quoted(*name));
   identity_.initiator_name = *name;
   if (const std::string* alias = find_key(keys, "InitiatorAlias"))
     identity_.initiator_alias = *alias;
@@ -101,7 +146,7 @@ std::optional<LoginMachine::Reply> LoginMachine::first_request(const Pdu& req,
   } else if (*type == "Discovery") {
     identity_.type = SessionType::discovery;
   } else {
-    return fail(req, LoginStatus::session_type_not_supported, "SessionType=" + *type);
+    return fail(req, LoginStatus::session_type_not_supported, "SessionType " + quoted(*type));
   }
   negotiator_ = Negotiator(identity_.type, config_.limits);
 
@@ -109,7 +154,7 @@ std::optional<LoginMachine::Reply> LoginMachine::first_request(const Pdu& req,
     const std::string* target = find_key(keys, "TargetName");
     if (!target) return fail(req, LoginStatus::missing_parameter, "TargetName missing");
     if (*target != config_.target_name)
-      return fail(req, LoginStatus::not_found, "unknown TargetName " + *target);
+      return fail(req, LoginStatus::not_found, "unknown TargetName " + quoted(*target));
   }
   if (!config_.allowed_initiators.empty() &&
       std::find(config_.allowed_initiators.begin(), config_.allowed_initiators.end(),
@@ -148,7 +193,8 @@ std::optional<LoginMachine::Reply> LoginMachine::security(const Pdu& req,
       }
       if (!list_contains(*methods, "None")) {
         append_key(out, "AuthMethod", "Reject");
-        return auth_fail("initiator offered only " + *methods + " and no secret is configured");
+        return auth_fail("initiator offered only AuthMethod " + quoted(*methods) +
+                         " and no secret is configured");
       }
       append_key(out, "AuthMethod", "None");
       auth_ = Auth::done;
@@ -179,7 +225,7 @@ std::optional<LoginMachine::Reply> LoginMachine::security(const Pdu& req,
       bool name_ok = *n == config_.chap->user;
       bool resp_ok =
           got && got->size() == want.size() && equal_secret(got->data(), want.data(), want.size());
-      if (!name_ok || !resp_ok) return auth_fail("CHAP authentication failed for " + *n);
+      if (!name_ok || !resp_ok) return auth_fail("CHAP authentication failed for " + quoted(*n));
 
       const std::string* mi = find_key(keys, "CHAP_I");
       const std::string* mc = find_key(keys, "CHAP_C");
@@ -254,9 +300,13 @@ LoginMachine::Reply LoginMachine::step(const Pdu& req) {
         return fail(req, LoginStatus::initiator_error, "security key in operational stage");
   }
   auto neg = negotiator_.negotiate(*keys);
-  if (neg.failed) return fail(req, LoginStatus::initiator_error, neg.failure);
+  if (neg.failed) return fail(req, LoginStatus::initiator_error, quoted(neg.failure));
   for (const auto& [k, v] : neg.response)
     append_key(out, k, v);
+  if (out.size() > kMaxResponseText)
+    return fail(req, LoginStatus::initiator_error,
+                "login response would exceed 8192 bytes (" + std::to_string(neg.response.size()) +
+                    " keys to answer)");
 
   // RFC 7143 §13.9: the first Login Response of a Normal session carries TargetPortalGroupTag;
   // Windows stalls in the security stage without it.

@@ -313,3 +313,75 @@ TEST(Login, ContinuedTextIsJoined) {
   ASSERT_FALSE(r2.failed) << r2.log;
   EXPECT_EQ(m.identity().initiator_name, kInitiator);
 }
+
+// InitiatorName must be an iSCSI name's worth of UTF-8: raw bytes, control characters and
+// over-long names are refused (they would otherwise reach logs and the status page).
+TEST(Login, InvalidInitiatorNamesAreRefused) {
+  for (std::string bad :
+       {std::string("iqn.2026-11.org.example:\xff\xfe"),
+        std::string("iqn.2026-11.org.example:a\nb"), std::string("iqn.2026-11.org.example:a b"),
+        std::string("iqn.2026-11.org.example:\xc0\xaf"),  // overlong '/'
+        std::string("iqn.2026-11.org.example:\xe2\x82"),  // truncated
+        "iqn.2026-11.org.example:" + std::string(200, 'x')}) {
+    Fixture f;
+    auto m = f.make();
+    auto r = m.step(login(true, 0, 1)
+                        .key("InitiatorName", bad)
+                        .key("TargetName", kTarget)
+                        .key("AuthMethod", "None")
+                        .build());
+    EXPECT_TRUE(r.failed) << bad;
+    EXPECT_EQ(status_of(r.pdu), 0x0200) << bad;
+    EXPECT_EQ(r.log.find('\n'), std::string::npos);
+    EXPECT_EQ(r.log.find('\xff'), std::string::npos);
+  }
+  Fixture f;
+  auto m = f.make();
+  auto r = m.step(login(true, 0, 1)
+                      .key("InitiatorName", "iqn.2026-11.org.example:gr\xc3\xbc\xc3\x9f\x65")
+                      .key("TargetName", kTarget)
+                      .key("AuthMethod", "None")
+                      .build());
+  EXPECT_FALSE(r.failed) << r.log;
+}
+
+// Initiator text quoted in the failure log is escaped: a newline cannot forge a log line.
+TEST(Login, FailureLogEscapesInitiatorText) {
+  Fixture f;
+  auto m = f.make();
+  auto r = m.step(login(true, 0, 1)
+                      .key("InitiatorName", kInitiator)
+                      .key("TargetName", "iqn.x\n2026-11-22 [error] forged")
+                      .key("AuthMethod", "None")
+                      .build());
+  EXPECT_EQ(status_of(r.pdu), 0x0203);
+  EXPECT_EQ(r.log.find('\n'), std::string::npos) << r.log;
+  EXPECT_NE(r.log.find("\\x0a"), std::string::npos) << r.log;
+}
+
+// Every unknown key needs a NotUnderstood answer; more than one Login Response can carry
+// (8192 bytes) fails the login instead of sending an oversized PDU.
+TEST(Login, TooManyKeysToAnswerFailTheLogin) {
+  auto with_unknown_keys = [](int n) {
+    auto b = login(true, 0, 1)
+                 .key("InitiatorName", kInitiator)
+                 .key("TargetName", kTarget)
+                 .key("AuthMethod", "None");
+    for (int i = 0; i < n; ++i)
+      b.key("X-k" + std::to_string(i), "1");
+    return b.build();
+  };
+  Fixture f;
+  auto m = f.make();
+  auto few = m.step(with_unknown_keys(100));
+  ASSERT_FALSE(few.failed) << few.log;
+  EXPECT_EQ(value_of(few.pdu, "X-k99"), "NotUnderstood");
+  EXPECT_LE(few.pdu.data.size(), 8192u);
+
+  Fixture g;
+  auto m2 = g.make();
+  auto many = m2.step(with_unknown_keys(2000));
+  EXPECT_TRUE(many.failed);
+  EXPECT_EQ(status_of(many.pdu), 0x0200);
+  EXPECT_TRUE(many.pdu.data.empty());
+}
