@@ -153,6 +153,30 @@ int Daemon::stop(seconds timeout) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+bool Daemon::alive() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+bool Daemon::signal(int sig) const {
+  return pid_ > 0 && kill(pid_, sig) == 0;
+}
+
+void Daemon::rewrite_config(std::string yaml) const {
+  for (size_t at; (at = yaml.find("@DIR@")) != std::string::npos;)
+    yaml.replace(at, 5, dir_.string());
+  // Written beside and renamed: a SIGHUP never reads half a file.
+  fs::path tmp = config_;
+  tmp += ".tmp";
+  std::ofstream(tmp) << yaml;
+  fs::rename(tmp, config_);
+}
+
 std::string Daemon::url(const std::string& iqn, int lun, const std::string& auth) const {
   return "iscsi://" + (auth.empty() ? "" : auth + "@") + portal() + "/" + iqn + "/" +
          std::to_string(lun);

@@ -43,6 +43,14 @@ class Daemon {
   // SIGTERM and wait; returns the exit code (-1 if it had to be killed).
   int stop(std::chrono::seconds timeout = std::chrono::seconds(30));
   bool running() const { return pid_ > 0; }
+  // True while the process exists (it may have exited without anyone waiting for it yet).
+  bool alive();
+  pid_t pid() const { return pid_; }
+  // Sends `sig` (SIGHUP: reload) to the daemon; false if it is not running.
+  bool signal(int sig) const;
+  // Replaces the configuration file (@DIR@ expanded as in the constructor); the daemon reads it
+  // at the next start or SIGHUP.
+  void rewrite_config(std::string config_yaml) const;
 
   uint16_t port() const { return port_; }
   std::string portal() const { return "127.0.0.1:" + std::to_string(port_); }
