@@ -96,6 +96,8 @@ CacheStats CachedLun::stats() const {
   s.quarantined_pages = state_->quarantined();
   s.garbage = state_->garbage.size();
   s.index_seq = state_->index_seq;
+  s.dirty_chunks = state_->dirty_chunks.size();
+  s.uploads_in_flight = uint64_t(std::max(0, uploads_in_flight_.load()));
   for (const auto& [id, c] : state_->chunks)
     s.chunk_objects += c.object.exists();
   return s;
@@ -318,6 +320,10 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
       }
       i += count;
     }
+    // For /metrics: a block served without Swift (cached, or never written) is a hit.
+    for (const ReadPiece& p : pieces)
+      (p.kind == ReadPiece::miss ? counters_.read_miss_blocks : counters_.read_hit_blocks) +=
+          p.count;
   }
   Result<void> result;
   // Copies the miss pieces of (chunk, ref) out of `body`, which holds the chunk's content from

@@ -61,6 +61,10 @@ struct CacheStats {
   uint64_t replayed_records = 0;
   uint64_t skipped_records = 0;  // torn at replay: data did not match its record
   uint64_t index_seq = 0;
+  uint64_t read_hit_blocks = 0;   // read from the cache file, or never written (zeros)
+  uint64_t read_miss_blocks = 0;  // needed their chunk from Swift
+  uint64_t dirty_chunks = 0;      // the flusher's queue
+  uint64_t uploads_in_flight = 0;
 };
 
 struct OrphanReport {
