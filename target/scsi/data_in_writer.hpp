@@ -19,7 +19,9 @@ class DataInWriter {
       : out_(out),
         limit_(std::min<size_t>(out.size(), allocation_length)),
         allocation_length_(allocation_length) {
-    std::memset(out_.data(), 0, limit_);
+    // A data-in command with EDTL 0 comes with no buffer at all (a null span): memset on a
+    // null pointer is undefined even for 0 bytes (found by tests/fuzz/fuzz_scsi).
+    if (limit_) std::memset(out_.data(), 0, limit_);
   }
 
   void u8(size_t off, uint8_t v) {
