@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,7 +33,9 @@ class RawClient {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   }
-  ~RawClient() { close(fd_); }
+  ~RawClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
   bool connected() const { return connected_; }
 
   void send_bytes(const std::vector<uint8_t>& bytes) {
@@ -67,6 +70,37 @@ class RawClient {
     }
   }
   bool saw_eof() const { return eof_; }
+
+  // Exactly `n` bytes off the wire (for clients that frame PDUs themselves, such as the
+  // Windows-profile initiator); false on EOF or when `timeout_ms` passes without progress.
+  bool read_exact(uint8_t* out, size_t n, int timeout_ms = 5000) {
+    eof_ = false;
+    while (pending_.size() < n) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, timeout_ms) <= 0) return false;
+      uint8_t buf[65536];
+      ssize_t got = recv(fd_, buf, sizeof buf, 0);
+      if (got <= 0) {
+        eof_ = true;
+        return false;
+      }
+      pending_.insert(pending_.end(), buf, buf + got);
+    }
+    std::copy_n(pending_.begin(), n, out);
+    pending_.erase(pending_.begin(), pending_.begin() + long(n));
+    return true;
+  }
+  // Digests apply from the first PDU after the final Login Response (RFC 7143 §13.1).
+  void set_digests(bool header_digest, bool data_digest) {
+    header_digest_ = header_digest;
+    data_digest_ = data_digest;
+    reader_.set_limits({header_digest, data_digest, 16u << 20});
+  }
+  // Drops the connection at once, before the destructor (an initiator giving up on it).
+  void close_now() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
 
   // A normal-session login with AuthMethod=None; returns false if refused.
   bool login(const std::string& target, const std::string& initiator, bool header_digest = false,
