@@ -314,6 +314,23 @@ class MsInitiator {
     return r->bhs.b[2];
   }
 
+  // A NOP-Out ping (Windows with EnableNOPOut=1): the NOP-In must echo the data. Returns the
+  // echoed data, or nullopt without an answer.
+  std::optional<std::vector<uint8_t>> ping(const std::vector<uint8_t>& data) {
+    uint32_t itt = itt_++;
+    PduBuilder b(Opcode::nop_out, true);
+    b.flags(0x80).itt(itt).field32(20, 0xffffffff).field32(24, cmd_sn_).field32(28, exp_stat_sn_);
+    if (!data.empty()) b.data(bytes(data, 0, data.size()));
+    raw_.send(b);
+    auto r = wait_other(itt, Opcode::nop_in);
+    if (!r) return std::nullopt;
+    EXPECT_EQ(r->bhs.flags(), 0x80) << "NOP-In byte 1";
+    EXPECT_EQ(r->bhs.field32(20), 0xffffffffu) << "NOP-In TTT of an answer";
+    std::vector<uint8_t> out(r->data.size());
+    if (!out.empty()) std::memcpy(out.data(), r->data.data(), out.size());
+    return out;
+  }
+
   // SendTargets (the note §2): separate NUL-terminated keys, TargetAddress with ",tpgt".
   KeyList send_targets(const std::string& what = "All") {
     uint32_t itt = itt_++;

@@ -390,8 +390,18 @@ TEST_F(WindowsProfile, DiskArrivalSequenceOfStorportAndClasspnp) {
   auto s2 = select(cp);
   EXPECT_TRUE(s2.good()) << sense_of(s2);
   EXPECT_FALSE(page_at(mode(0x08, 0), 0x08)[2] & 0x04) << "WCE off after MODE SELECT";
-  cp[2] |= 0x04;
-  EXPECT_TRUE(select(cp).good());
+  // The whole MODE SENSE buffer sent back, block descriptor included, MODE DATA LENGTH zeroed
+  // (reserved in MODE SELECT), DEVICE-SPECIFIC PARAMETER as read (DPOFUA is ignored there).
+  auto whole = mode(0x08, 0).data;
+  whole[0] = 0;
+  for (size_t off = 4 + whole[3]; off < whole.size(); off += 2 + whole[off + 1])
+    if ((whole[off] & 0x3f) == 0x08) {
+      whole[off] &= 0x3f;
+      whole[off + 2] |= 0x04;
+    }
+  auto s3 = c->command({0x15, 0x10, 0, 0, uint8_t(whole.size()), 0}, Dir::write,
+                       uint32_t(whole.size()), whole);
+  EXPECT_TRUE(s3.good()) << "MODE SELECT(6) of a MODE SENSE buffer: " << sense_of(s3);
   EXPECT_TRUE(page_at(mode(0x08, 0), 0x08)[2] & 0x04) << "WCE on again";
 
   // VERIFY (10) BYTCHK=0 over a range, SYNCHRONIZE CACHE (10) of the whole medium.
@@ -510,6 +520,44 @@ TEST_F(WindowsProfile, RegistryVariantsUnsolicitedDataOut) {
   EXPECT_TRUE(c->logout());
 }
 
+TEST_F(WindowsProfile, RegistrySmallMaxBurstLengthSplitsSequences) {
+  start();
+  // MaxBurstLength=65536 in the registry: a 256 KiB write is 64 KiB immediate + 3 R2Ts, a
+  // 256 KiB read is 4 Data-In sequences, each ending with F (checked by the client).
+  MsLoginOptions o;
+  o.offers = ms_normal_offers();
+  for (auto& [k, v] : o.offers)
+    if (k == "MaxBurstLength") v = "65536";
+  auto c = session("win-node1", 0, o);
+  ASSERT_EQ(c->params().max_burst, 65536u);
+  clear_ua(*c);
+  auto data = pattern(256 << 10, 31);
+  auto w = write10(*c, 900, data);
+  ASSERT_TRUE(w.good()) << sense_of(w);
+  EXPECT_EQ(w.immediate_bytes, 65536u);
+  EXPECT_EQ(w.r2ts, 3u);
+  auto r = read10(*c, 900, 256 << 10);
+  ASSERT_TRUE(r.good()) << sense_of(r);
+  EXPECT_TRUE(r.data == data);
+  EXPECT_TRUE(c->logout());
+}
+
+TEST_F(WindowsProfile, DiscoveryWithCrc32cDigests) {
+  start();
+  auto disc = connect("win-node1", 0);
+  MsLoginOptions d;
+  d.discovery = true;
+  d.offers = ms_discovery_offers();
+  for (auto& [k, v] : d.offers)
+    if (k == "HeaderDigest" || k == "DataDigest") v = "CRC32C";
+  ASSERT_TRUE(disc->login(d).ok);
+  ASSERT_TRUE(disc->params().header_digest && disc->params().data_digest);
+  auto keys = disc->send_targets("All");  // digest-checked, padded text
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[1].second, daemon_->portal() + ",1");
+  EXPECT_TRUE(disc->logout());
+}
+
 TEST_F(WindowsProfile, LunResetWithCommandsInFlight) {
   start();
   auto c = session();
@@ -542,6 +590,13 @@ TEST_F(WindowsProfile, ReloginWithTheSameIsidAfterADroppedConnection) {
   clear_ua(*old);
   auto before = pattern(256 << 10, 50);
   ASSERT_TRUE(write10(*old, 6000, before).good());
+  // A cluster node holding a persistent reservation (registered, WR_EX_RO).
+  constexpr uint64_t kKey = 0xc1c1c1c1;
+  std::vector<uint8_t> reg(24, 0), rsv(24, 0);
+  MsInitiator::put64(reg, 8, kKey);
+  MsInitiator::put64(rsv, 0, kKey);
+  ASSERT_TRUE(old->command({0x5f, 0, 0, 0, 0, 0, 0, 0, 24, 0}, Dir::write, 24, reg).good());
+  ASSERT_TRUE(old->command({0x5f, 1, 5, 0, 0, 0, 0, 0, 24, 0}, Dir::write, 24, rsv).good());
   // In flight when the connection drops: a 256 KiB write whose R2T data never comes, and a
   // write waiting behind a CmdSN gap. Neither may ever reach the disk.
   uint32_t half =
@@ -566,11 +621,29 @@ TEST_F(WindowsProfile, ReloginWithTheSameIsidAfterADroppedConnection) {
   auto r = read10(*fresh, 6000, 256 << 10);
   ASSERT_TRUE(r.good()) << sense_of(r);
   EXPECT_TRUE(r.data == before) << "data of a task of the dropped connection reached the disk";
+  // Same initiator port, same I_T nexus: the registration and the reservation survive the
+  // reinstatement (SPC-4 5.13.1), so the node keeps writing.
+  auto keys = fresh->command({0x5e, 0, 0, 0, 0, 0, 0, 0, 64, 0}, Dir::read, 64);
+  ASSERT_TRUE(keys.good()) << sense_of(keys);
+  ASSERT_EQ(keys.data.size(), 16u) << "one registration";
+  EXPECT_EQ(keys.data[15], 0xc1);
+  auto holder = fresh->command({0x5e, 1, 0, 0, 0, 0, 0, 0, 64, 0}, Dir::read, 64);
+  ASSERT_EQ(holder.data.size(), 24u) << "the reservation is still held";
+  EXPECT_EQ(holder.data[21], 5);
   // Windows re-sends the lost write on the new session; it must not meet a leftover task.
   auto again = pattern(256 << 10, 53);
   ASSERT_TRUE(write10(*fresh, 6000, again).good());
   EXPECT_TRUE(read10(*fresh, 6000, 256 << 10).data == again);
   EXPECT_TRUE(fresh->rejects().empty());
+  // A bystander cannot write while the reinstated node holds the reservation.
+  auto x = session("bystander", 0);
+  clear_ua(*x);
+  EXPECT_EQ(write10(*x, 6000, pattern(512, 54)).status, 0x18);
+  std::vector<uint8_t> unreg(24, 0);
+  MsInitiator::put64(unreg, 0, kKey);
+  EXPECT_TRUE(fresh->command({0x5f, 0, 0, 0, 0, 0, 0, 0, 24, 0}, Dir::write, 24, unreg).good());
+  EXPECT_TRUE(write10(*x, 6000, pattern(512, 54)).good()) << "unregistering released it";
+  EXPECT_TRUE(x->logout());
   EXPECT_TRUE(fresh->logout());
 }
 
@@ -585,6 +658,10 @@ TEST_F(WindowsProfile, TargetPingsAreAnsweredAndKeepTheSessionAlive) {
   EXPECT_GE(c->pings_answered(), 3u) << "idle for 2.5 s with a 200 ms ping interval";
   EXPECT_FALSE(c->raw().saw_eof()) << "answered pings must keep the connection";
   EXPECT_TRUE(c->command({0, 0, 0, 0, 0, 0}, Dir::none, 0).good());
+  // EnableNOPOut=1: Windows pings too; odd lengths exercise the padding.
+  std::vector<uint8_t> ping_data{1, 2, 3, 4, 5};
+  EXPECT_EQ(c->ping(ping_data), ping_data);
+  EXPECT_EQ(c->ping({}), std::vector<uint8_t>{});
   EXPECT_TRUE(c->logout());
 }
 
