@@ -58,7 +58,11 @@ asio::awaitable<core::Result<HttpResponse>> Session::send_with_retries(const End
                                                                        const Call* call) {
   for (unsigned attempt = 1;; ++attempt) {
     ++requests_;
-    auto r = co_await http_.exchange(ep, req, Clock::now() + config_.request_timeout);
+    const auto started = Clock::now();
+    auto r = co_await http_.exchange(ep, req, started + config_.request_timeout);
+    if (config_.metrics)
+      config_.metrics->record(req.method, r ? r->status : core::metrics::HttpMetrics::kNoStatus,
+                              Clock::now() - started);
     std::error_code ec;
     if (!r) {
       ec = r.error();
@@ -69,10 +73,13 @@ asio::awaitable<core::Result<HttpResponse>> Session::send_with_retries(const End
     }
     if (!ec) co_return std::move(*r);
     if (!req.idempotent || !is_retryable(ec) || attempt >= config_.retry.max_attempts) {
+      // Given up: no status at all, or a server error (a 404 or 412 is an answer, not a failure).
+      if (config_.metrics && (!r || r->status >= 500)) config_.metrics->errors.add();
       if (r && !is_success(r->status)) co_return std::move(*r);  // the caller maps the status
       co_return ec;
     }
     ++retries_;
+    if (config_.metrics) config_.metrics->retries.add();
     core::logger("swift")->debug("{} {}: {} (attempt {}), retrying", req.method, req.target,
                                  ec.message(), attempt);
     co_await sleep_backoff(attempt, r ? &*r : nullptr);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "core/metrics.hpp"
 #include "core/object_store.hpp"
 #include "swift/retry.hpp"
 #include "swift/types.hpp"
@@ -53,6 +54,8 @@ struct SwiftConfig {
   std::size_t max_connections_per_endpoint = 8;
   RetryPolicy retry;
   uint32_t listing_page_size = 0;  // names per listing request; 0 = Swift's limit (10000)
+  // Every HTTP exchange by verb and status, retries and final failures (for /metrics); optional.
+  std::shared_ptr<core::metrics::HttpMetrics> metrics;
 };
 
 struct SwiftStats {

@@ -17,10 +17,12 @@
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "swift/swift_store.hpp"
+#include "target/admin_service.hpp"
 #include "target/iscsi/server.hpp"
 #include "target/lun_identity.hpp"
 #include "target/scsi/logical_unit.hpp"
 #include "target/storage/file_block_device.hpp"
+#include "target/swift_wiring.hpp"
 
 namespace asio = boost::asio;
 
@@ -52,22 +54,6 @@ iscsi::TargetConfig target_config(const config::Config& c) {
   t.timeouts.nop_interval = std::chrono::milliseconds(c.target.nop_interval_ms);
   t.timeouts.nop_timeout = std::chrono::milliseconds(c.target.nop_timeout_ms);
   return t;
-}
-
-swift::SwiftConfig swift_config(const config::SwiftSection& s) {
-  swift::SwiftConfig o;
-  o.auth_url = s.auth_url;
-  o.auth_version = s.auth_version == 3 ? swift::AuthVersion::v3 : swift::AuthVersion::v1;
-  o.user = s.user;
-  o.key = s.key;
-  o.project = s.project;
-  o.project_domain = s.project_domain;
-  o.user_domain = s.user_domain;
-  o.region = s.region;
-  o.interface = s.interface;
-  o.ca_file = s.ca_file;
-  o.verify_tls = s.verify_tls;
-  return o;
 }
 
 // The configured cache is shared out evenly: each Swift LUN gets its own cache file.
@@ -122,9 +108,13 @@ int serve(const ServeOptions& opts) {
   size_t swift_luns = 0;
   for (const auto& lun : cfg.luns)
     swift_luns += lun.backend == config::Backend::swift;
+  AdminService admin(cfg, io.get_executor());
   std::shared_ptr<swift::SwiftStore> store;
-  if (swift_luns)
-    store = std::make_shared<swift::SwiftStore>(io.get_executor(), swift_config(*cfg.swift));
+  if (swift_luns) {
+    auto sc = swift_config(*cfg.swift);
+    sc.metrics = admin.swift_metrics();
+    store = std::make_shared<swift::SwiftStore>(io.get_executor(), std::move(sc));
+  }
   std::vector<std::shared_ptr<cache::CachedLun>> cached;
 
   std::vector<scsi::LogicalUnitSpec> lus;
@@ -156,7 +146,7 @@ int serve(const ServeOptions& opts) {
                    dev.error().message());
         return finish(1);
       }
-      spec.device = *dev;
+      spec.device = admin.attach_lun(lun, *dev, nullptr);
     } else {
       cache::LunConfig lc;
       lc.container = lun.container;
@@ -177,7 +167,7 @@ int serve(const ServeOptions& opts) {
       auto id = identity_from_bytes((*opened)->uuid());
       spec.serial = lun.serial.empty() ? id.serial : lun.serial;
       spec.naa_id = id.naa;
-      spec.device = *opened;
+      spec.device = admin.attach_lun(lun, *opened, *opened);
       cached.push_back(*opened);
     }
     std::error_code ec;
@@ -192,6 +182,8 @@ int serve(const ServeOptions& opts) {
   ctx->devices = scsi::make_device_server(cfg.target.iqn, std::move(lus));
   iscsi::Server server(io.get_executor(), ctx);
   if (auto r = server.listen(); !r) return finish(1);
+  admin.set_target(ctx);
+  if (auto r = admin.start(); !r) return finish(1);
 
   if (!opts.ready_file.empty()) {
     std::ofstream out(opts.ready_file + ".tmp");
@@ -210,6 +202,7 @@ int serve(const ServeOptions& opts) {
     if (ec) return;
     log->info("signal {}: stopping", sig);
     server.stop();
+    admin.stop();
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
