@@ -2,6 +2,7 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "target/cli.hpp"
 #include "target/serve.hpp"
 
 namespace po = boost::program_options;
@@ -13,6 +14,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  serve --config FILE [--ready-file FILE] [--threads N]   run the target\n"
     "  check-config FILE                                       validate a configuration\n"
+    "  lun list | create | import | export | resize            LUNs (see: swiftness lun)\n"
+    "  cache status | drain [LUN]                              the write-back cache\n"
     "  version                                                 print the version\n";
 
 int usage_error(const std::string& msg) {
@@ -42,6 +45,7 @@ int main(int argc, char** argv) {
       if (rest.size() != 1) return usage_error("check-config takes one FILE");
       return swiftness::target::check_config(rest[0]);
     }
+    if (cmd == "lun" || cmd == "cache") return swiftness::target::run_cli(cmd, rest);
     if (cmd == "version" || cmd == "--version") {
       std::cout << "swiftness 0.1.0\n";
       return 0;
