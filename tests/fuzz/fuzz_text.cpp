@@ -53,13 +53,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lim.allow_digests = mode & 1;
   Negotiator n(mode & 2 ? SessionType::discovery : SessionType::normal, lim);
   auto first = n.negotiate(*keys);
-  check_params(n.params(), lim);
   for (const auto& [k, v] : first.response)
     FUZZ_CHECK(!k.empty() && !v.empty());
-  if (!first.failed) {
-    // The same keys again in a later request of the same login.
-    auto second = n.negotiate(*keys);
-    check_params(n.params(), lim);
-  }
+  // A failed negotiation fails the login, so its half-settled parameters are never used.
+  if (first.failed) return 0;
+  check_params(n.params(), lim);
+  // The same keys again in a later request of the same login.
+  auto second = n.negotiate(*keys);
+  if (!second.failed) check_params(n.params(), lim);
   return 0;
 }
