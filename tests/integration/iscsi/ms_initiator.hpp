@@ -498,8 +498,18 @@ class MsInitiator {
     // MaxCmdSN >= ExpCmdSN during login (the note §3, iScsiPrt event 3).
     EXPECT_FALSE(sn_lt(max_cmd_sn_, exp_cmd_sn_))
         << "MaxCmdSN " << max_cmd_sn_ << " < ExpCmdSN " << exp_cmd_sn_;
-    for (auto& [k, v] : strict_keys(p->data, "Login Response"))
+    last_keys_ = strict_keys(p->data, "Login Response");
+    for (auto& [k, v] : last_keys_)
       res.answers[k] = v;
+    // Keys Windows did not offer get NotUnderstood/Irrelevant back and Windows re-sends the
+    // same Login Request (the note §2). Declarations the target may always make are allowed.
+    for (auto& [k, v] : last_keys_) {
+      bool offered = std::any_of(keys.begin(), keys.end(), [&](auto& kv) { return kv.first == k; });
+      bool declaration = k == "TargetAlias" || k == "TargetPortalGroupTag" ||
+                         k == "MaxRecvDataSegmentLength" || k.starts_with("CHAP_");
+      EXPECT_TRUE(offered || declaration)
+          << "Login Response key " << k << "=" << v << " that Windows did not offer in this PDU";
+    }
     if (res.status != 0) return std::nullopt;
     bool final_response = (r.flags() & 0x83) == 0x83;
     if (!final_response) {
@@ -825,6 +835,7 @@ class MsInitiator {
   std::vector<Bhs> rejects_;
   std::vector<Bhs> async_;
   uint32_t pings_answered_ = 0;
+  KeyList last_keys_;
 };
 
 // SCSI sense shorthand for assertions: "key/asc/ascq".

@@ -404,6 +404,25 @@ TEST_F(WindowsProfile, DiskArrivalSequenceOfStorportAndClasspnp) {
   EXPECT_TRUE(s3.good()) << "MODE SELECT(6) of a MODE SENSE buffer: " << sense_of(s3);
   EXPECT_TRUE(page_at(mode(0x08, 0), 0x08)[2] & 0x04) << "WCE on again";
 
+  // Allocation lengths older Windows use: MODE SENSE(6) header only (tgt 8afadd9) and a
+  // 12-byte READ CAPACITY(16) (the >2 TiB workaround of tgt 61143c8 / SCST).
+  auto hdr = c->command(mode_sense6(0x3f, 0, 4), Dir::read, 4);
+  ASSERT_TRUE(hdr.good()) << sense_of(hdr);
+  ASSERT_EQ(hdr.data.size(), 4u);
+  EXPECT_EQ(size_t(hdr.data[0]) + 1, all.data.size()) << "MODE DATA LENGTH is not truncated";
+  rc16c[13] = 12;
+  auto rc12 = c->command(rc16c, Dir::read, 12);
+  ASSERT_TRUE(rc12.good()) << sense_of(rc12);
+  EXPECT_EQ(rc12.data.size(), 12u);
+  // A LUN that REPORT LUNS did not list: INQUIRY answers peripheral qualifier 011b (storport
+  // skips it), other commands LOGICAL UNIT NOT SUPPORTED.
+  auto absent = c->command(inquiry(false, 0, 36), Dir::read, 36, {}, 5);
+  ASSERT_TRUE(absent.good()) << sense_of(absent);
+  ASSERT_GE(absent.data.size(), 1u);
+  EXPECT_EQ(absent.data[0], 0x7f);
+  auto tur5 = c->command({0, 0, 0, 0, 0, 0}, Dir::none, 0, {}, 5);
+  EXPECT_EQ(sense_of(tur5), "status 02 sense 5/25/00");
+
   // VERIFY (10) BYTCHK=0 over a range, SYNCHRONIZE CACHE (10) of the whole medium.
   auto ver = c->command(cdb10(0x2f, 0, 128), Dir::none, 0);
   EXPECT_TRUE(ver.good()) << sense_of(ver);
@@ -558,6 +577,27 @@ TEST_F(WindowsProfile, DiscoveryWithCrc32cDigests) {
   EXPECT_TRUE(disc->logout());
 }
 
+TEST_F(WindowsProfile, DeepQueueStaysInsideAnOpeningWindow) {
+  start();
+  auto c = session();
+  clear_ua(*c);
+  auto data = pattern(1 << 20, 80);
+  ASSERT_TRUE(
+      write10(*c, 0, std::vector<uint8_t>(data.begin(), data.begin() + (256 << 10))).good());
+  // Storport keeps up to 255 requests outstanding (the note §4, MaxPendingRequests): submit
+  // that many 4 KiB reads as fast as the CmdSN window lets them in, then collect them all.
+  std::vector<uint32_t> itts;
+  for (uint32_t i = 0; i < 255; ++i)
+    itts.push_back(c->submit(cdb10(0x28, (i % 64) * 8, 8), Dir::read, 4096));
+  for (uint32_t i = 0; i < itts.size(); ++i) {
+    auto r = c->wait(itts[i]);
+    ASSERT_TRUE(r.good()) << i << " " << sense_of(r);
+    ASSERT_TRUE(std::equal(r.data.begin(), r.data.end(), data.begin() + (i % 64) * 4096));
+  }
+  EXPECT_GE(int32_t(c->max_cmd_sn() - c->exp_cmd_sn()) + 1, 2) << "window open when idle";
+  EXPECT_TRUE(c->logout());
+}
+
 TEST_F(WindowsProfile, LunResetWithCommandsInFlight) {
   start();
   auto c = session();
@@ -688,6 +728,24 @@ TEST_F(WindowsProfile, ForceUnitAccessWritesAndSpc2ReserveRelease) {
   EXPECT_TRUE(a->logout());
   EXPECT_TRUE(read10(*b, 700, 512).good()) << "the reservation of a logged-out nexus";
   EXPECT_TRUE(b->logout());
+}
+
+TEST_F(WindowsProfile, ReloginAfterWindowsClosedTheConnectionMidWrite) {
+  start();
+  auto old = session("win-node1", 3);
+  clear_ua(*old);
+  auto before = pattern(128 << 10, 90);
+  ASSERT_TRUE(write10(*old, 7000, before).good());
+  // Windows closes the socket (FIN) while a 128 KiB write waits for its R2T data.
+  old->submit(cdb10(0x2a, 7000, 256), Dir::write, 128 << 10, pattern(128 << 10, 91));
+  old->raw().close_now();
+  // The re-login with the same ISID may race the target noticing the FIN: either way it works.
+  auto fresh = session("win-node1", 3);
+  clear_ua(*fresh);
+  auto r = read10(*fresh, 7000, 128 << 10);
+  ASSERT_TRUE(r.good()) << sense_of(r);
+  EXPECT_TRUE(r.data == before) << "half a write of a closed connection reached the disk";
+  EXPECT_TRUE(fresh->logout());
 }
 
 class WindowsProfileChap : public WindowsProfile {};
