@@ -179,7 +179,7 @@ int serve(const ServeOptions& opts) {
 
   auto ctx = std::make_shared<iscsi::TargetContext>();
   ctx->config = target_config(cfg);
-  ctx->devices = scsi::make_device_server(cfg.target.iqn, std::move(lus));
+  ctx->devices = scsi::make_device_server(cfg.target.iqn, std::move(lus), &ctx->task_sets);
   iscsi::Server server(io.get_executor(), ctx);
   if (auto r = server.listen(); !r) return finish(1);
   admin.set_target(ctx);

@@ -42,6 +42,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // For status reporting (copies taken on the strand are not needed: immutable after login).
   const LoginIdentity& identity() const { return identity_; }
   std::string peer() const { return peer_; }
+  // Set at login, before the session is registered, and never changed after.
+  std::shared_ptr<const scsi::Nexus> nexus() const { return nexus_; }
+  const Strand& strand() const { return strand_; }
+
+  // Aborts this session's tasks on `lun` (every LUN if nullopt) except the task tagged `spare`,
+  // and completes once none of them runs. Must run on strand(): co_spawn it there. True if a
+  // task was aborted.
+  boost::asio::awaitable<bool> abort_and_wait(std::optional<uint64_t> lun,
+                                              std::optional<uint32_t> spare_itt);
 
  private:
   struct OutPdu {
@@ -114,7 +123,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> run_tmf(std::shared_ptr<const Pdu> pdu);
   boost::asio::awaitable<void> run_logout(std::shared_ptr<const Pdu> pdu);
   boost::asio::awaitable<void> wait_for_tasks(std::vector<std::shared_ptr<Task>> tasks);
-  std::vector<std::shared_ptr<Task>> abort_tasks(std::optional<uint64_t> lun);
+  // Marks the tasks aborted, forgets those not executing, returns those still executing.
+  void remember_aborted(uint32_t itt);
+  std::vector<std::shared_ptr<Task>> abort_tasks(std::optional<uint64_t> lun,
+                                                 std::optional<uint32_t> spare_itt = std::nullopt);
+  // TMFs whose scope is the whole task set of a LUN (or the target), every nexus included.
+  boost::asio::awaitable<std::vector<uint64_t>> abort_everywhere(std::optional<uint64_t> lun);
   uint32_t free_slots() const;
   void append_send_targets(std::vector<std::byte>& out, std::string_view which);
 
@@ -138,6 +152,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint32_t stat_sn_ = 0;
   CmdWindow window_;
   std::map<uint32_t, Pdu> held_;  // non-immediate PDUs ahead of ExpCmdSN, by CmdSN
+  // ITTs of write tasks aborted while waiting for Data-Out: their late data is dropped quietly.
+  static constexpr size_t kRecentlyAbortedKept = 256;
+  std::deque<uint32_t> recently_aborted_;
   std::unordered_map<uint32_t, std::shared_ptr<Task>> tasks_;
   uint32_t next_ttt_ = 1;
 

@@ -1,5 +1,6 @@
 // The SCSI data path of a connection: SCSI Command, Data-Out, R2T, Data-In, SCSI Response and
 // task management (RFC 7143 §4.2, §11.3-11.8).
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -148,7 +149,11 @@ void Connection::handle_data_out(Pdu pdu) {
   const Bhs& b = pdu.bhs;
   auto it = tasks_.find(b.itt());
   if (it == tasks_.end()) {
-    // An aborted task's data may still be on its way; anything else is an initiator bug.
+    // An aborted task's data may still be on its way (the initiator may not know yet: another
+    // nexus's PREEMPT AND ABORT or CLEAR TASK SET); anything else is an initiator bug.
+    if (std::find(recently_aborted_.begin(), recently_aborted_.end(), b.itt()) !=
+        recently_aborted_.end())
+      return;
     return send_reject(b, RejectReason::invalid_pdu_field);
   }
   auto task = it->second;
@@ -215,6 +220,7 @@ awaitable<void> Connection::execute(std::shared_ptr<Task> task) {
   scsi::Command cmd;
   cmd.nexus = nexus_;
   cmd.lun = task->lun_id;
+  cmd.task_tag = task->itt;
   cmd.cdb = task->cdb;
   cmd.attribute = task->attribute;
   cmd.expected_transfer_length = task->edtl;
@@ -294,11 +300,11 @@ void Connection::send_check_condition(Task& task, uint8_t key, uint8_t asc, uint
 // Task management (RFC 7143 §11.5)
 
 std::vector<std::shared_ptr<Connection::Task>> Connection::abort_tasks(
-    std::optional<uint64_t> lun) {
+    std::optional<uint64_t> lun, std::optional<uint32_t> spare_itt) {
   std::vector<std::shared_ptr<Task>> running;
   for (auto it = tasks_.begin(); it != tasks_.end();) {
     auto& t = it->second;
-    if (lun && t->lun_id != *lun) {
+    if ((lun && t->lun_id != *lun) || (spare_itt && t->itt == *spare_itt)) {
       ++it;
       continue;
     }
@@ -307,7 +313,9 @@ std::vector<std::shared_ptr<Connection::Task>> Connection::abort_tasks(
       running.push_back(t);
       ++it;
     } else {
-      it = tasks_.erase(it);  // still waiting for Data-Out: nothing runs, just forget it
+      // Still waiting for Data-Out: nothing runs, just forget it (and its late data).
+      remember_aborted(t->itt);
+      it = tasks_.erase(it);
     }
   }
   return running;
@@ -326,6 +334,29 @@ awaitable<void> Connection::wait_for_tasks(std::vector<std::shared_ptr<Task>> ta
       co_await t.async_wait(use_awaitable);
     }
   }
+}
+
+void Connection::remember_aborted(uint32_t itt) {
+  recently_aborted_.push_back(itt);
+  if (recently_aborted_.size() > kRecentlyAbortedKept) recently_aborted_.pop_front();
+}
+
+awaitable<bool> Connection::abort_and_wait(std::optional<uint64_t> lun,
+                                           std::optional<uint32_t> spare_itt) {
+  auto self = shared_from_this();
+  bool any = false;
+  for (const auto& [itt, t] : tasks_)
+    if ((!lun || t->lun_id == *lun) && !(spare_itt && itt == *spare_itt) && !t->aborted) any = true;
+  auto running = abort_tasks(lun, spare_itt);
+  co_await wait_for_tasks(std::move(running));
+  co_return any;
+}
+
+awaitable<std::vector<uint64_t>> Connection::abort_everywhere(std::optional<uint64_t> lun) {
+  scsi::TaskSets::AbortRequest req;
+  req.lun = lun;
+  std::vector<uint64_t> hit = co_await ctx_.task_sets.abort(std::move(req));
+  co_return hit;
 }
 
 void Connection::handle_tmf(const Pdu& pdu) {
@@ -352,6 +383,7 @@ awaitable<void> Connection::run_tmf(std::shared_ptr<const Pdu> pdu) {
           std::vector<std::shared_ptr<Task>> one(1, task);
           co_await wait_for_tasks(std::move(one));
         } else {
+          remember_aborted(rtt);
           tasks_.erase(it);
         }
       } else {
@@ -366,7 +398,7 @@ awaitable<void> Connection::run_tmf(std::shared_ptr<const Pdu> pdu) {
       break;
     }
     case F::abort_task_set:
-    case F::clear_task_set:
+      // Only this nexus's tasks (SAM-5 7.3).
       if (!ctx_.devices->lun_exists(lun)) {
         resp = TmfResponse::lun_does_not_exist;
         break;
@@ -377,23 +409,36 @@ awaitable<void> Connection::run_tmf(std::shared_ptr<const Pdu> pdu) {
         co_await wait_for_tasks(std::move(aborted));
       }
       break;
-    case F::logical_unit_reset:
+    case F::clear_task_set:
+      // One task set per logical unit (Control mode page TST=0): every nexus's tasks go, and
+      // the others are told by a unit attention (SAM-5 7.5, TAS=0).
       if (!ctx_.devices->lun_exists(lun)) {
         resp = TmfResponse::lun_does_not_exist;
         break;
       }
       {
-        // Named first: GCC 12 destroys temporaries in a co_await expression twice.
-        auto aborted = abort_tasks(lun);
-        co_await wait_for_tasks(std::move(aborted));
+        std::vector<uint64_t> hit = co_await abort_everywhere(lun);
+        std::erase(hit, nexus_->id);
+        ctx_.devices->commands_cleared(lun, hit);
+      }
+      break;
+    case F::logical_unit_reset:
+      // SAM-5 7.7: every task of the logical unit, from every nexus, ends before the reset.
+      if (!ctx_.devices->lun_exists(lun)) {
+        resp = TmfResponse::lun_does_not_exist;
+        break;
+      }
+      {
+        // Named: GCC 12 destroys temporaries in a co_await expression twice.
+        std::vector<uint64_t> hit = co_await abort_everywhere(lun);
       }
       resp = ctx_.devices->logical_unit_reset(*nexus_, lun);
       break;
     case F::target_warm_reset:
     case F::target_cold_reset: {
-      // Named first: GCC 12 destroys temporaries in a co_await expression twice.
-      auto aborted = abort_tasks(std::nullopt);
-      co_await wait_for_tasks(std::move(aborted));
+      // Named: GCC 12 destroys temporaries in a co_await expression twice.
+      std::optional<uint64_t> every_lun;
+      std::vector<uint64_t> hit = co_await abort_everywhere(every_lun);
     }
       resp = ctx_.devices->target_reset(*nexus_, fn);
       break;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "target/iscsi/login.hpp"
+#include "target/iscsi/task_sets.hpp"
 #include "target/scsi/device_server.hpp"
 
 namespace swiftness::iscsi {
@@ -75,6 +76,8 @@ struct TargetContext {
   TargetConfig config;
   std::shared_ptr<scsi::DeviceServer> devices;
   SessionRegistry sessions;
+  // Given to the device server (make_device_server) so PREEMPT AND ABORT reaches other sessions.
+  IscsiTaskSets task_sets{sessions};
   std::atomic<uint32_t> connections{0};
   // Counters for metrics and the admin endpoint.
   std::atomic<uint64_t> logins_ok{0};

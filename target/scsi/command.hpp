@@ -43,6 +43,7 @@ enum class Status : uint8_t {
 struct Command {
   std::shared_ptr<const Nexus> nexus;
   uint64_t lun = 0;              // decoded LUN (SAM-5 flat/peripheral addressing)
+  uint32_t task_tag = 0;         // the transport's tag (iSCSI ITT), to spare this task in aborts
   std::span<const uint8_t> cdb;  // 6..16 bytes (more with an extended-CDB AHS)
   TaskAttribute attribute = TaskAttribute::simple;
   uint32_t expected_transfer_length = 0;  // EDTL from the transport

@@ -11,6 +11,8 @@
 
 namespace swiftness::scsi {
 
+struct LogicalUnitSpec;
+
 class DeviceServer {
  public:
   virtual ~DeviceServer() = default;
@@ -26,7 +28,16 @@ class DeviceServer {
   // (LOGICAL UNIT RESET: unit attention to every nexus, release SPC-2 reservations, ...).
   virtual TmfResponse logical_unit_reset(const Nexus& by, uint64_t lun) = 0;
   virtual TmfResponse target_reset(const Nexus& by, TmfFunction kind) = 0;
+  // The transport aborted these nexuses' tasks on `lun` at another nexus's request (CLEAR TASK
+  // SET): they get COMMANDS CLEARED BY ANOTHER INITIATOR.
+  virtual void commands_cleared(uint64_t lun, const std::vector<uint64_t>& nexus_ids) = 0;
   virtual bool lun_exists(uint64_t lun) const = 0;
+  // The LUN inventory changes while running (SIGHUP reload). Every I_T nexus then gets REPORTED
+  // LUNS DATA HAS CHANGED on the other LUs (SPC-4 7.2.x / SAM-5 5.14). add: false if the LUN
+  // exists. remove: the LU leaves the inventory at once; the returned reference expires once
+  // the commands that started before have finished with it (empty if there was no such LUN).
+  virtual bool add_logical_unit(const LogicalUnitSpec&) { return false; }
+  virtual std::weak_ptr<const void> remove_logical_unit(uint64_t) { return {}; }
   virtual std::vector<uint64_t> luns() const = 0;
 };
 

@@ -84,29 +84,82 @@ void decode_lba(LbaField f, std::span<const uint8_t> c, uint64_t& lba, uint64_t&
 
 }  // namespace
 
-DeviceServerImpl::DeviceServerImpl(std::string target_name, std::vector<LogicalUnitSpec> lus)
-    : target_name_(std::move(target_name)) {
+DeviceServerImpl::DeviceServerImpl(std::string target_name, std::vector<LogicalUnitSpec> lus,
+                                   TaskSets* task_sets)
+    : target_name_(std::move(target_name)), task_sets_(task_sets) {
+  auto m = std::make_shared<LuMap>();
   for (auto& s : lus) {
     const uint64_t lun = s.lun;
-    lus_.emplace(lun, std::make_unique<LogicalUnitState>(std::move(s)));
+    m->emplace(lun, std::make_shared<LogicalUnitState>(std::move(s)));
   }
+  lus_ = std::move(m);
 }
 
 std::unique_ptr<DeviceServer> make_device_server(std::string target_name,
-                                                 std::vector<LogicalUnitSpec> lus) {
-  return std::make_unique<DeviceServerImpl>(std::move(target_name), std::move(lus));
+                                                 std::vector<LogicalUnitSpec> lus,
+                                                 TaskSets* task_sets) {
+  return std::make_unique<DeviceServerImpl>(std::move(target_name), std::move(lus), task_sets);
 }
 
-LogicalUnitState* DeviceServerImpl::find_lu(uint64_t lun) const {
-  auto it = lus_.find(lun);
-  return it == lus_.end() ? nullptr : it->second.get();
+std::shared_ptr<const DeviceServerImpl::LuMap> DeviceServerImpl::snapshot() const {
+  std::lock_guard lock(lus_mu_);
+  return lus_;
+}
+
+void DeviceServerImpl::publish(std::shared_ptr<const LuMap> m) {
+  std::lock_guard lock(lus_mu_);
+  lus_ = std::move(m);
+}
+
+std::shared_ptr<LogicalUnitState> DeviceServerImpl::find_lu(uint64_t lun) const {
+  auto m = snapshot();
+  auto it = m->find(lun);
+  return it == m->end() ? nullptr : it->second;
 }
 
 std::vector<uint64_t> DeviceServerImpl::luns() const {
   std::vector<uint64_t> out;
-  for (const auto& [lun, _] : lus_)
+  for (const auto& [lun, _] : *snapshot())
     out.push_back(lun);
   return out;
+}
+
+void DeviceServerImpl::inventory_changed(const LuMap& m, uint64_t except) {
+  // SPC-4 7.6 (REPORT LUNS) and SAM-5 5.14: every I_T nexus learns that the inventory changed
+  // through a unit attention on the LUs it can still reach. Initiators rescan on it (Linux
+  // sd/scsi_scan, Windows storport) and retry the command, so sessions carry on.
+  const auto ids = all_nexus_ids();
+  for (const auto& [lun, lu] : m) {
+    if (lun == except) continue;
+    for (auto id : ids)
+      lu->establish_ua(id, SenseReason::reported_luns_data_changed);
+  }
+}
+
+bool DeviceServerImpl::add_logical_unit(const LogicalUnitSpec& spec) {
+  std::lock_guard change(inventory_mu_);
+  auto m = std::make_shared<LuMap>(*snapshot());
+  if (m->count(spec.lun)) return false;
+  auto lu = std::make_shared<LogicalUnitState>(spec);
+  // A new LU is "powered on" for every nexus already logged in (SAM-5 6.3.2).
+  for (auto id : all_nexus_ids())
+    lu->establish_ua(id, SenseReason::power_on_reset);
+  m->emplace(spec.lun, std::move(lu));
+  publish(m);
+  inventory_changed(*m, spec.lun);
+  return true;
+}
+
+std::weak_ptr<const void> DeviceServerImpl::remove_logical_unit(uint64_t lun) {
+  std::lock_guard change(inventory_mu_);
+  auto m = std::make_shared<LuMap>(*snapshot());
+  auto it = m->find(lun);
+  if (it == m->end()) return {};
+  std::weak_ptr<const void> gone = it->second;
+  m->erase(it);
+  publish(m);
+  inventory_changed(*m, UINT64_MAX);
+  return gone;
 }
 
 std::vector<uint64_t> DeviceServerImpl::nexus_ids_for(const ItNexusId& id) const {
@@ -140,7 +193,7 @@ void DeviceServerImpl::nexus_added(const std::shared_ptr<const Nexus>& nexus) {
     nexuses_[nexus->id] = nexus;
   }
   // SAM-5 6.3.2: a new I_T nexus starts with POWER ON, RESET, OR BUS DEVICE RESET OCCURRED.
-  for (auto& [_, lu] : lus_)
+  for (auto& [_, lu] : *snapshot())
     lu->establish_ua(nexus->id, SenseReason::power_on_reset);
 }
 
@@ -152,12 +205,12 @@ void DeviceServerImpl::nexus_removed(const Nexus& nexus) {
     auto it = nexuses_.find(nexus.id);
     if (it != nexuses_.end() && it->second.get() == &nexus) {
       nexuses_.erase(it);
-      for (auto& [_, lu] : lus_)
+      for (auto& [_, lu] : *snapshot())
         lu->drop_nexus(nexus.id);
     }
   }
   const ItNexusId who = it_nexus_of(nexus);
-  for (auto& [_, lu] : lus_) {
+  for (auto& [_, lu] : *snapshot()) {
     // SPC-2 5.5.1: logout or loss of the I_T nexus releases its RESERVE(6)/(10) reservation,
     // even if the same initiator port logs in again. Persistent reservations survive
     // (SPC-4 5.13.1).
@@ -180,14 +233,21 @@ void DeviceServerImpl::reset_lu(LogicalUnitState& lu) {
 }
 
 TmfResponse DeviceServerImpl::logical_unit_reset(const Nexus&, uint64_t lun) {
-  LogicalUnitState* lu = find_lu(lun);
+  auto lu = find_lu(lun);
   if (!lu) return TmfResponse::lun_does_not_exist;
   reset_lu(*lu);
   return TmfResponse::function_complete;
 }
 
+void DeviceServerImpl::commands_cleared(uint64_t lun, const std::vector<uint64_t>& nexus_ids) {
+  // SAM-5 5.6 with TAS=0: the nexuses lose their tasks silently and learn why from this UA.
+  if (auto lu = find_lu(lun))
+    for (auto id : nexus_ids)
+      lu->establish_ua(id, SenseReason::commands_cleared_by_another_initiator);
+}
+
 TmfResponse DeviceServerImpl::target_reset(const Nexus&, TmfFunction) {
-  for (auto& [_, lu] : lus_)
+  for (auto& [_, lu] : *snapshot())
     reset_lu(*lu);
   return TmfResponse::function_complete;
 }
@@ -240,7 +300,9 @@ std::optional<CommandResult> DeviceServerImpl::check_lu(Ctx& ctx) const {
 awaitable<CommandResult> DeviceServerImpl::execute(const Command& cmd) {
   static const CommandSpec kNoSpec{};
   const std::span<const uint8_t> cdb = cmd.cdb;
-  LogicalUnitState* lu = find_lu(cmd.lun);
+  // Held for the whole command: a reload may remove the LU meanwhile.
+  const std::shared_ptr<LogicalUnitState> lu_ref = find_lu(cmd.lun);
+  LogicalUnitState* lu = lu_ref.get();
   if (cdb.empty()) {
     Ctx ctx{cmd, kNoSpec, *this, lu, {}, cdb};
     co_return ctx.fail(SenseReason::invalid_command_operation_code);

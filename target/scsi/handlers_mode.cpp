@@ -17,7 +17,7 @@ awaitable<CommandResult> handle_mode_sense(Ctx& c) {
   const uint8_t page = c.cdb[2] & 0x3f;
   const uint8_t subpage = c.cdb[3];
   const uint32_t alloc = ten ? core::load_be16(&c.cdb[7]) : c.cdb[4];
-  if (pc == PageControl::saved)
+  if (pc == PageControl::saved && !c.lu->mode().saveable())
     co_return c.fail(SenseInfo{SenseReason::saving_parameters_not_supported, std::nullopt,
                                FieldPointer{true, 2, 7}});
   // No subpages are implemented: subpage 00h, or FFh with "all pages".
@@ -70,10 +70,19 @@ awaitable<CommandResult> handle_mode_sense(Ctx& c) {
 
 awaitable<CommandResult> handle_mode_select(Ctx& c) {
   const bool ten = c.spec.opcode == 0x55;
-  // SPC-4 6.9: SP=1 asks to save the pages; we have no saveable pages (PS=0).
-  if (c.cdb[1] & 0x01) co_return c.invalid_cdb_field(1, 0);
+  // SPC-4 6.11: SP=1 asks to save the pages too; only LUs with a state directory can.
+  const bool save = c.cdb[1] & 0x01;
+  if (save && !c.lu->mode().saveable()) co_return c.invalid_cdb_field(1, 0);
   const uint32_t param_len = ten ? core::load_be16(&c.cdb[7]) : c.cdb[4];
-  if (param_len == 0) co_return good();
+  if (param_len == 0) {
+    // No pages sent (SPC-4 6.11: not an error); SP=1 still saves the current values.
+    if (save) {
+      std::lock_guard lock(c.lu->mutex());
+      c.lu->mode().save();
+      if (!c.lu->persist_mode()) co_return c.fail(SenseReason::write_error);
+    }
+    co_return good();
+  }
   if (c.cmd.data_out.size() < param_len) co_return c.fail(SenseReason::parameter_list_length_error);
   std::span<const uint8_t> p(reinterpret_cast<const uint8_t*>(c.cmd.data_out.data()), param_len);
   const size_t header = ten ? 8 : 4;
@@ -95,6 +104,10 @@ awaitable<CommandResult> handle_mode_select(Ctx& c) {
     if (changed) {
       c.lu->mode() = next;
       c.lu->mode_changed();
+    }
+    if (save) {
+      c.lu->mode().save();
+      if (!c.lu->persist_mode()) co_return c.fail(SenseReason::write_error);
     }
   }
   if (changed) {

@@ -1,4 +1,5 @@
 // PERSISTENT RESERVE IN/OUT (SPC-4 6.15, 6.16) and RESERVE/RELEASE (6)/(10) (SPC-2 7.21-7.24).
+#include <algorithm>
 #include <string>
 
 #include "core/bytes.hpp"
@@ -35,6 +36,26 @@ std::optional<ItNexusId> parse_transport_id(std::span<const uint8_t> t, uint16_t
   for (size_t i = pos; i < name.size(); ++i)
     name[i] = char(std::tolower(name[i]));
   return ItNexusId{name, tpg};
+}
+
+// SPC-4 5.13.11.2.4: PREEMPT AND ABORT also aborts every task of the preempted nexuses on this
+// logical unit (not this command), and completes only once they are gone. With TAS=0 the
+// aborted tasks get no status; their nexuses learn why from COMMANDS CLEARED BY ANOTHER
+// INITIATOR.
+awaitable<void> abort_preempted_tasks(Ctx& c, std::vector<ItNexusId> preempted) {
+  TaskSets* task_sets = c.server.task_sets();
+  if (!task_sets || preempted.empty()) co_return;
+  const uint64_t me = c.cmd.nexus ? c.cmd.nexus->id : 0;
+  TaskSets::AbortRequest req;
+  req.lun = c.cmd.lun;
+  req.nexuses = [p = std::move(preempted)](const Nexus& n) {
+    return std::find(p.begin(), p.end(), it_nexus_of(n)) != p.end();
+  };
+  req.spare_nexus = me;
+  req.spare_tag = c.cmd.task_tag;
+  std::vector<uint64_t> hit = co_await task_sets->abort(std::move(req));
+  std::erase(hit, me);
+  c.server.commands_cleared(c.cmd.lun, hit);
 }
 
 }  // namespace
@@ -158,6 +179,11 @@ awaitable<CommandResult> handle_pr_out(Ctx& c) {
     }
   }
   c.server.deliver(*c.lu, out.unit_attentions);
+  if (action == PrOutAction::preempt_and_abort && out.kind == PrOutcome::Kind::good) {
+    // Named first: GCC 12 destroys temporaries in a co_await expression twice.
+    std::vector<ItNexusId> preempted = std::move(out.preempted);
+    co_await abort_preempted_tasks(c, std::move(preempted));
+  }
   switch (out.kind) {
     case PrOutcome::Kind::good:
       co_return good();

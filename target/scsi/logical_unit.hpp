@@ -9,6 +9,7 @@
 
 #include "core/block_device.hpp"
 #include "target/scsi/device_server.hpp"
+#include "target/scsi/task_sets.hpp"
 
 namespace swiftness::scsi {
 
@@ -22,7 +23,10 @@ struct LogicalUnitSpec {
   bool write_cache = true;           // initial Caching mode page WCE
 };
 
+// `task_sets` (owned by the transport, outliving the server) lets PREEMPT AND ABORT end other
+// nexuses' tasks; without it (unit tests of the SCSI layer alone) nothing is aborted.
 std::unique_ptr<DeviceServer> make_device_server(std::string target_name,
-                                                 std::vector<LogicalUnitSpec> lus);
+                                                 std::vector<LogicalUnitSpec> lus,
+                                                 TaskSets* task_sets = nullptr);
 
 }  // namespace swiftness::scsi

@@ -18,23 +18,61 @@ std::string pr_path(const LogicalUnitSpec& s) {
   return s.state_dir + "/lun-" + std::to_string(s.lun) + ".pr";
 }
 
+std::string mode_path(const LogicalUnitSpec& s) {
+  return s.state_dir + "/lun-" + std::to_string(s.lun) + ".mode";
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Write-to-temp, fsync, rename, fsync the directory: after a crash the file holds either the
+// old or the new state, never a mix, and the rename itself is durable.
+bool write_file_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  ok = ok && std::rename(tmp.c_str(), path.c_str()) == 0;
+  if (ok) {
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ok = dfd >= 0 && ::fsync(dfd) == 0;
+    if (dfd >= 0) ::close(dfd);
+  }
+  return ok;
+}
+
 }  // namespace
 
 LogicalUnitState::LogicalUnitState(LogicalUnitSpec spec)
     : spec_(std::move(spec)),
-      mode_(spec_.write_cache),
+      mode_(spec_.write_cache, !spec_.state_dir.empty()),
       block_count_(spec_.device->geometry().block_count) {
   if (!spec_.state_dir.empty()) {
     // APTPL (SPC-4 5.13.5): restore the registrations and reservation saved before a restart.
-    std::ifstream in(pr_path(spec_));
-    if (in) {
-      std::stringstream ss;
-      ss << in.rdbuf();
-      if (auto pr = PersistentReservations::parse(ss.str())) {
+    if (auto text = read_file(pr_path(spec_))) {
+      if (auto pr = PersistentReservations::parse(*text)) {
         pr_ = std::move(*pr);
       } else {
         core::logger("scsi")->error("LUN {}: ignoring unreadable reservation state {}", spec_.lun,
                                     pr_path(spec_));
+      }
+    }
+    // Saved mode pages (SPC-4 7.5.2) are what a power cycle brings back; they win over the
+    // configured write_cache, which only sets the default.
+    if (auto text = read_file(mode_path(spec_))) {
+      if (mode_.restore_saved(*text)) {
+        core::logger("scsi")->info("LUN {}: mode pages restored from saved values (WCE={})",
+                                   spec_.lun, mode_.wce() ? 1 : 0);
+      } else {
+        core::logger("scsi")->error("LUN {}: ignoring unreadable saved mode pages {}", spec_.lun,
+                                    mode_path(spec_));
       }
     }
   }
@@ -105,15 +143,16 @@ bool LogicalUnitState::persist_pr() {
     std::filesystem::remove(path, ec);
     return true;
   }
-  // Write-to-temp, fsync, rename: the file is either the old or the new state after a crash.
-  const std::string tmp = path + ".tmp";
-  const std::string text = pr_.serialize();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  ok = ok && std::rename(tmp.c_str(), path.c_str()) == 0;
+  const bool ok = write_file_atomically(path, pr_.serialize());
   if (!ok) core::logger("scsi")->error("LUN {}: cannot save reservation state {}", spec_.lun, path);
+  return ok;
+}
+
+bool LogicalUnitState::persist_mode() {
+  if (spec_.state_dir.empty()) return false;
+  const std::string path = mode_path(spec_);
+  const bool ok = write_file_atomically(path, mode_.serialize_saved());
+  if (!ok) core::logger("scsi")->error("LUN {}: cannot save mode pages {}", spec_.lun, path);
   return ok;
 }
 

@@ -47,6 +47,8 @@ class LogicalUnitState {
   void reservations_changed();
   // Writes (or removes) the APTPL file in state_dir. Returns false on I/O failure.
   bool persist_pr();
+  // Writes the saved mode pages to state_dir (MODE SELECT with SP=1). False on I/O failure.
+  bool persist_mode();
 
   RangeLock& ranges() { return ranges_; }
 

@@ -1,6 +1,8 @@
 #include "target/scsi/mode_pages.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <sstream>
 
 namespace swiftness::scsi {
 
@@ -32,19 +34,62 @@ std::span<const ModePageDef> mode_page_table() {
   return kPages;
 }
 
-ModePages::ModePages(bool write_cache) {
+ModePages::ModePages(bool write_cache, bool saveable) : saveable_(saveable) {
   for (size_t i = 0; i < std::size(kPages); ++i)
     current_[i] = kPages[i].defaults;
   if (!write_cache) current_[1][0] &= uint8_t(~0x04);
+  saved_ = current_;
+}
+
+std::string ModePages::serialize_saved() const {
+  std::string out;
+  char hex[3];
+  for (size_t i = 0; i < std::size(kPages); ++i) {
+    std::snprintf(hex, sizeof hex, "%02x", kPages[i].code);
+    out += hex;
+    out += ' ';
+    for (size_t b = 0; b < kPages[i].length && b < saved_[i].size(); ++b) {
+      std::snprintf(hex, sizeof hex, "%02x", saved_[i][b]);
+      out += hex;
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+bool ModePages::restore_saved(const std::string& text) {
+  auto next = saved_;
+  std::istringstream in(text);
+  std::string code_hex, body_hex;
+  while (in >> code_hex >> body_hex) {
+    unsigned code = 0;
+    if (std::sscanf(code_hex.c_str(), "%2x", &code) != 1) return false;
+    size_t i = 0;
+    while (i < std::size(kPages) && kPages[i].code != code)
+      ++i;
+    if (i == std::size(kPages)) continue;  // a page this version no longer has
+    if (body_hex.size() % 2 != 0) return false;
+    const ModePageDef& def = kPages[i];
+    for (size_t b = 0; b < def.length && b < next[i].size() && 2 * b < body_hex.size(); ++b) {
+      unsigned v = 0;
+      if (std::sscanf(body_hex.c_str() + 2 * b, "%2x", &v) != 1) return false;
+      next[i][b] = uint8_t((def.defaults[b] & ~def.changeable[b]) | (v & def.changeable[b]));
+    }
+  }
+  if (!in.eof()) return false;
+  saved_ = next;
+  current_ = next;
+  return true;
 }
 
 std::vector<uint8_t> ModePages::page(const ModePageDef& def, PageControl pc) const {
   const size_t i = size_t(&def - kPages);
   const auto& body = pc == PageControl::changeable       ? def.changeable
                      : pc == PageControl::default_values ? def.defaults
+                     : pc == PageControl::saved          ? saved_[i]
                                                          : current_[i];
   std::vector<uint8_t> out(2 + def.length, 0);
-  out[0] = def.code;  // PS(7) = 0: pages are not saveable
+  out[0] = uint8_t(def.code | (saveable_ ? 0x80 : 0));  // PS(7)
   out[1] = def.length;
   std::copy_n(body.begin(), std::min<size_t>(def.length, body.size()), out.begin() + 2);
   return out;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "target/scsi/sense.hpp"
@@ -26,7 +27,19 @@ std::span<const ModePageDef> mode_page_table();
 
 class ModePages {
  public:
-  explicit ModePages(bool write_cache);
+  // `saveable`: the logical unit has somewhere to keep saved values (a state directory), so
+  // pages report PS=1 and MODE SELECT with SP=1 is accepted.
+  explicit ModePages(bool write_cache, bool saveable = false);
+
+  bool saveable() const { return saveable_; }
+  // SPC-4 6.11 SP=1: every saveable page's current values become its saved values.
+  void save() { saved_ = current_; }
+  // Saved values as text (one line per page: page code, then the page body, in hex) and back.
+  // Restoring takes only changeable bits from the text (the rest comes from the defaults, so a
+  // newer page table never inherits stale fixed bits) and makes them the current values too,
+  // as a power cycle would. False if the text is unreadable (then nothing changes).
+  std::string serialize_saved() const;
+  bool restore_saved(const std::string& text);
 
   // The page bytes (including the two-byte header) for one page control.
   std::vector<uint8_t> page(const ModePageDef& def, PageControl pc) const;
@@ -42,7 +55,9 @@ class ModePages {
                                   bool& changed);
 
  private:
+  bool saveable_;
   std::array<std::array<uint8_t, 20>, 4> current_{};
+  std::array<std::array<uint8_t, 20>, 4> saved_{};
 };
 
 }  // namespace swiftness::scsi

@@ -188,6 +188,7 @@ PrOutcome PersistentReservations::do_preempt(const ItNexusId& by, const PrOutReq
     for (auto& r : regs_) {
       if (r.key == key && !(keep_self && r.nexus == by)) {
         out.unit_attentions.push_back({r.nexus, SenseReason::registrations_preempted});
+        out.preempted.push_back(r.nexus);
         ++removed;
       } else {
         kept.push_back(std::move(r));
@@ -206,8 +207,10 @@ PrOutcome PersistentReservations::do_preempt(const ItNexusId& by, const PrOutReq
     // 5.13.11.4.4: SARK 0 preempts the all-registrants reservation and every other registration.
     if (req.service_action_key == 0) {
       for (const auto& r : regs_)
-        if (!(r.nexus == by))
+        if (!(r.nexus == by)) {
           out.unit_attentions.push_back({r.nexus, SenseReason::registrations_preempted});
+          out.preempted.push_back(r.nexus);
+        }
       std::erase_if(regs_, [&](const Registration& r) { return !(r.nexus == by); });
       res_ = Reservation{by, PrType(req.type)};
     } else if (remove_matching(req.service_action_key, false) == 0) {

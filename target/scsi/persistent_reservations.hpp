@@ -64,6 +64,8 @@ struct PrOutcome {
   std::optional<SenseInfo> sense = std::nullopt;
   std::vector<std::pair<ItNexusId, SenseReason>> unit_attentions = {};
   bool state_changed = false;  // persist if APTPL
+  // Nexuses whose registrations a PREEMPT removed: PREEMPT AND ABORT aborts their tasks.
+  std::vector<ItNexusId> preempted = {};
 };
 
 class PersistentReservations {

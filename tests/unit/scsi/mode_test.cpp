@@ -1,4 +1,5 @@
 // MODE SENSE / MODE SELECT rows and the mode page table (libiscsi SCSI.ModeSense6.*).
+#include "target/scsi/mode_pages.hpp"
 #include "tests/unit/scsi/harness.hpp"
 
 namespace swiftness::scsi::test {
@@ -94,7 +95,7 @@ TEST(ModeSelect6, RejectsChangesToFixedBits) {
   EXPECT_TRUE(
       HasCheckCondition(h.run({0x15, 0x10, 0, 0, uint8_t(p.size()), 0}, uint32_t(p.size()), p),
                         SenseKey::illegal_request, 0x26, 0x00));
-  // SP=1: nothing is saveable.
+  // SP=1 without a state directory: nothing can be saved.
   p = control_page(0, 0);
   EXPECT_TRUE(
       IsInvalidFieldInCdb(h.run({0x15, 0x11, 0, 0, uint8_t(p.size()), 0}, uint32_t(p.size()), p)));
@@ -107,6 +108,78 @@ TEST(ModeSelect6, WriteCacheOffMakesWritesDurable) {
   ASSERT_TRUE(IsGood(h.run({0x15, 0x10, 0, 0, uint8_t(p.size()), 0}, uint32_t(p.size()), p)));
   ASSERT_TRUE(IsGood(h.run(write10(0, 1), 512, std::vector<uint8_t>(512, 1))));
   EXPECT_EQ(h.dev->fua_write_count(), 1u);
+}
+
+std::vector<uint8_t> caching_page(bool wce) {
+  std::vector<uint8_t> p = {0, 0, 0, 0, 0x08, 0x12, uint8_t(wce ? 0x04 : 0)};
+  p.resize(4 + 20, 0);
+  return p;
+}
+uint8_t sensed_wce(Harness& h, PageControl pc) {
+  auto o = h.run({0x1a, 0x08, uint8_t(uint8_t(pc) << 6 | 0x08), 0, 255, 0}, 255);
+  EXPECT_TRUE(IsGood(o));
+  return o.data.size() > 6 ? o.data[6] & 0x04 : 0xff;
+}
+
+TEST(ModeSelect6, SavedPagesSurviveRestart) {
+  const std::string dir = make_temp_dir();
+  ASSERT_FALSE(dir.empty());
+  {
+    Harness h(Harness::Options{.state_dir = dir});
+    // With somewhere to save them, pages say PS=1 and saved values can be read.
+    auto ms = h.run({0x1a, 0x08, 0x08, 0, 255, 0}, 255);
+    EXPECT_EQ(ms.data[4], 0x88);
+    EXPECT_EQ(sensed_wce(h, PageControl::saved), 0x04);
+
+    // SP=0: current only; a restart brings the old value back.
+    auto p = caching_page(false);
+    ASSERT_TRUE(IsGood(h.run({0x15, 0x10, 0, 0, uint8_t(p.size()), 0}, uint32_t(p.size()), p)));
+    EXPECT_EQ(sensed_wce(h, PageControl::current), 0);
+    EXPECT_EQ(sensed_wce(h, PageControl::saved), 0x04);
+    h.start();
+    EXPECT_EQ(sensed_wce(h, PageControl::current), 0x04);
+
+    // SP=1: current and saved, and a restart keeps it (writes are durable again at once).
+    ASSERT_TRUE(IsGood(h.run({0x15, 0x11, 0, 0, uint8_t(p.size()), 0}, uint32_t(p.size()), p)));
+    EXPECT_EQ(sensed_wce(h, PageControl::saved), 0);
+    h.start();
+    EXPECT_EQ(sensed_wce(h, PageControl::current), 0);
+    EXPECT_EQ(sensed_wce(h, PageControl::saved), 0);
+    EXPECT_EQ(sensed_wce(h, PageControl::default_values), 0x04);
+    ASSERT_TRUE(IsGood(h.run(write10(0, 1), 512, std::vector<uint8_t>(512, 1))));
+    EXPECT_EQ(h.dev->fua_write_count(), 1u);
+
+    // SP=1 with no pages saves the current values (SPC-4 6.11: length 0 is not an error).
+    p = caching_page(true);
+    ASSERT_TRUE(IsGood(h.run({0x15, 0x10, 0, 0, uint8_t(p.size()), 0}, uint32_t(p.size()), p)));
+    ASSERT_TRUE(IsGood(h.run({0x15, 0x11, 0, 0, 0, 0})));
+    h.start();
+    EXPECT_EQ(sensed_wce(h, PageControl::current), 0x04);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ModePages, RestoreTakesOnlyChangeableBits) {
+  ModePages m(true, true);
+  // Caching page with every bit set, Control page with D_SENSE and GLTSD (not changeable).
+  std::string text = "08 ffffffffffffffffffffffffffffffffffff\n0a 0600000000000000ffff\n";
+  ASSERT_TRUE(m.restore_saved(text));
+  EXPECT_TRUE(m.wce());
+  EXPECT_TRUE(m.d_sense());
+  auto control = m.page(mode_page_table()[2], PageControl::current);
+  EXPECT_EQ(control[2], 0x04);  // GLTSD from the text is dropped
+  auto caching = m.page(mode_page_table()[1], PageControl::saved);
+  EXPECT_EQ(caching[2], 0x04);  // only WCE is changeable
+  EXPECT_EQ(caching[3], 0x00);
+  // Garbage leaves everything as it was.
+  EXPECT_FALSE(m.restore_saved("08 zz\n"));
+  EXPECT_TRUE(m.d_sense());
+  // A round trip through the text keeps the saved values.
+  m.save();
+  ModePages n(false, true);
+  ASSERT_TRUE(n.restore_saved(m.serialize_saved()));
+  EXPECT_TRUE(n.wce());
+  EXPECT_TRUE(n.d_sense());
 }
 
 }  // namespace
