@@ -58,7 +58,7 @@ void Connection::close() {
 awaitable<void> Connection::run() {
   auto self = shared_from_this();
   login_.emplace(
-      ctx_.config.login,
+      ctx_.login_config(),
       [this](const LoginIdentity& id) {
         return ctx_.sessions.tsih_valid(id.initiator_name, id.isid, id.tsih);
       },

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,8 +73,32 @@ class SessionRegistry {
   uint64_t next_nexus_ = 1;
 };
 
+// What a SIGHUP reload may change for new logins.
+struct LoginSecurity {
+  std::optional<ChapCredentials> chap;
+  std::optional<ChapCredentials> mutual_chap;
+  bool discovery_chap = false;
+  std::vector<std::string> allowed_initiators;
+  std::string target_alias;
+};
+
 struct TargetContext {
   TargetConfig config;
+  // A connection copies the login configuration once, at its first PDU, under this lock, so a
+  // reload changes CHAP and the allowed initiators for new logins only.
+  LoginConfig login_config() const {
+    std::lock_guard lock(login_mu);
+    return config.login;
+  }
+  void set_login_security(LoginSecurity s) {
+    std::lock_guard lock(login_mu);
+    config.login.chap = std::move(s.chap);
+    config.login.mutual_chap = std::move(s.mutual_chap);
+    config.login.discovery_chap = s.discovery_chap;
+    config.login.allowed_initiators = std::move(s.allowed_initiators);
+    config.login.target_alias = std::move(s.target_alias);
+  }
+  mutable std::mutex login_mu;
   std::shared_ptr<scsi::DeviceServer> devices;
   SessionRegistry sessions;
   // Given to the device server (make_device_server) so PREEMPT AND ABORT reaches other sessions.
