@@ -345,9 +345,13 @@ std::string describe_failure(iscsi_context* ctx, int status, const scsi_task* ta
     // libiscsi packs ASC and ASCQ into one int: ASC in bits 15-8, ASCQ in bits 7-0.
     const int asc = (task->sense.ascq >> 8) & 0xff;
     const int ascq = task->sense.ascq & 0xff;
+    // libiscsi has no text for some codes (scsi_sense_ascq_str(0x1100), UNRECOVERED READ
+    // ERROR, is NULL in the installed version): fmt throws on a null string.
+    const char* key = scsi_sense_key_str(task->sense.key);
+    const char* text = scsi_sense_ascq_str(task->sense.ascq);
     return fmt::format("CHECK CONDITION, sense key {} (0x{:x}), ASC/ASCQ 0x{:02x}/0x{:02x} ({})",
-                       scsi_sense_key_str(task->sense.key), static_cast<int>(task->sense.key), asc,
-                       ascq, scsi_sense_ascq_str(task->sense.ascq));
+                       key != nullptr ? key : "?", static_cast<int>(task->sense.key), asc, ascq,
+                       text != nullptr ? text : "?");
   }
   if (status == SCSI_STATUS_ERROR || status == SCSI_STATUS_CANCELLED ||
       status == SCSI_STATUS_TIMEOUT) {
