@@ -243,6 +243,11 @@ step_fio() { # random 4 KiB writes verified with CRC32C while they run, on the r
   iops=$(sed -n 's/.*write: IOPS=\([^,]*\),.*/\1/p' /tmp/fio.out)
   DETAIL="$w blocks written, $r read back and verified, write IOPS $iops"
 }
+step_kernlog() { # the kernel saw no I/O, connection or file-system error in the whole run
+  bad=$(dmesg | grep -E 'I/O error|conn error|EXT4-fs (error|warning)|Buffer I/O|critical|hung_task|iscsi.*(error|fail)' | grep -v 'Loading iSCSI')
+  [ -z "$bad" ] || { echo "$bad" | head -20; fail "$(echo "$bad" | head -1)"; return 1; }
+  DETAIL="no I/O, connection or ext4 error in dmesg"
+}
 step_wait() { # TOKEN: the host acts, then says go
   say "E2E-WAIT $1"
   i=0

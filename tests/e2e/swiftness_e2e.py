@@ -294,7 +294,7 @@ class Scenario:
         else:
             verify = "login identity verify logout"
             steps = (f"{vm.BASIC_STEPS} mkfs write logout wait:restart {verify} wait:drain "
-                     f"login identity verify fio logout wait:sessions")
+                     f"login identity verify fio logout kernlog wait:sessions")
             secret = CHAP[1]
         conf = {"E2E_IQN": IQN, "E2E_INITIATOR": self.initiator, "E2E_DIGEST": "CRC32C",
                 "E2E_CHAP_USER": CHAP[0], "E2E_CHAP_SECRET": secret,
@@ -330,7 +330,7 @@ def main():
     ap.add_argument("--data-mib", type=int, default=256, help="size of the big file")
     ap.add_argument("--fio-seconds", type=int, default=20)
     ap.add_argument("--drain-s", type=int, default=180, help="the daemon's shutdown_drain_s")
-    ap.add_argument("--timeout", type=int, default=420, help="seconds for the whole guest run")
+    ap.add_argument("--timeout", type=int, default=720, help="seconds for the whole guest run")
     ap.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     a = ap.parse_args()
