@@ -81,7 +81,7 @@ awaitable<void> Connection::run() {
       if (step.kind == PduReader::Step::Kind::error) {
         Pdu bad = reader_.take();
         uint64_t dropped = 0;
-        if (log_limit_.allow(dropped))
+        if (ctx_.allow_connection_log(dropped))
           log_->warn("{}: protocol error: {} (opcode 0x{:02x}){}", peer_, step.error.what,
                      uint8_t(bad.bhs.opcode()),
                      dropped ? fmt::format(" [{} similar suppressed]", dropped) : "");
@@ -255,9 +255,9 @@ void Connection::handle_login(const Pdu& pdu) {
   if (reply.failed) {
     ++ctx_.logins_failed;
     uint64_t dropped = 0;
-    if (log_limit_.allow(dropped))
-      log_->warn("{}: login failed (status 0x{:02x}{:02x}): {}", peer_, p.bhs.b[36], p.bhs.b[37],
-                 reply.log);
+    if (ctx_.allow_connection_log(dropped))
+      log_->warn("{}: login failed (status 0x{:02x}{:02x}): {}{}", peer_, p.bhs.b[36], p.bhs.b[37],
+                 reply.log, dropped ? fmt::format(" [{} similar suppressed]", dropped) : "");
     queue(std::move(p));
     closing_ = true;
     return;

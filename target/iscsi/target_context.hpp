@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/log.hpp"
 #include "target/iscsi/login.hpp"
 #include "target/iscsi/task_sets.hpp"
 #include "target/scsi/device_server.hpp"
@@ -99,6 +100,15 @@ struct TargetContext {
     config.login.target_alias = std::move(s.target_alias);
   }
   mutable std::mutex login_mu;
+  // Login failures and protocol errors end their connection, so a per-connection limit would
+  // not stop a client that reconnects in a loop (a CHAP guesser) from flooding the log: their
+  // messages share this target-wide limit (design.md 7).
+  bool allow_connection_log(uint64_t& suppressed) {
+    std::lock_guard lock(log_mu);
+    return connection_log_limit.allow(suppressed);
+  }
+  std::mutex log_mu;
+  core::RateLimit connection_log_limit{20, std::chrono::seconds(10)};
   std::shared_ptr<scsi::DeviceServer> devices;
   SessionRegistry sessions;
   // Given to the device server (make_device_server) so PREEMPT AND ABORT reaches other sessions.
