@@ -5,6 +5,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
 #include <filesystem>
@@ -13,13 +15,17 @@
 #include <iostream>
 #include <thread>
 
+#include <unistd.h>
+
 #include "cache/cached_lun.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "swift/swift_store.hpp"
 #include "target/admin_service.hpp"
 #include "target/iscsi/server.hpp"
-#include "target/lun_identity.hpp"
+#include "target/lifecycle.hpp"
+#include "target/lun_attach.hpp"
+#include "target/notify.hpp"
 #include "target/scsi/logical_unit.hpp"
 #include "target/storage/file_block_device.hpp"
 #include "target/swift_wiring.hpp"
@@ -56,19 +62,6 @@ iscsi::TargetConfig target_config(const config::Config& c) {
   return t;
 }
 
-// The configured cache is shared out evenly: each Swift LUN gets its own cache file.
-cache::CacheConfig cache_config(const config::Config& c, size_t swift_luns, bool wce) {
-  cache::CacheConfig o;
-  o.dir = c.cache.path;
-  o.size_bytes = c.cache.size / std::max<size_t>(1, swift_luns);
-  o.dirty_high_watermark = c.cache.dirty_high_watermark;
-  o.dirty_low_watermark = c.cache.dirty_low_watermark;
-  o.flush_concurrency = c.cache.flush_concurrency;
-  o.max_dirty_age = std::chrono::seconds(c.cache.max_dirty_age_s);
-  o.write_cache_enabled = wce;
-  return o;
-}
-
 }  // namespace
 
 int check_config(const std::string& path) {
@@ -93,6 +86,8 @@ int serve(const ServeOptions& opts) {
   asio::thread_pool blocking(4);  // pread/pwrite/fdatasync never run on the io threads
   // The io threads run from the start: opening a Swift LUN talks to Swift.
   auto work = asio::make_work_guard(io);
+  // Registered before anything else: SIGHUP's default action would end the process.
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::vector<std::thread> pool;
   for (unsigned i = 0; i < threads; ++i)
     pool.emplace_back([&io] { io.run(); });
@@ -105,76 +100,32 @@ int serve(const ServeOptions& opts) {
     return code;
   };
 
-  size_t swift_luns = 0;
-  for (const auto& lun : cfg.luns)
-    swift_luns += lun.backend == config::Backend::swift;
   AdminService admin(cfg, io.get_executor());
-  std::shared_ptr<swift::SwiftStore> store;
-  if (swift_luns) {
-    auto sc = swift_config(*cfg.swift);
+  auto make_store = [&](const config::SwiftSection& s) -> std::shared_ptr<core::ObjectStore> {
+    auto sc = swift_config(s);
     sc.metrics = admin.swift_metrics();
-    store = std::make_shared<swift::SwiftStore>(io.get_executor(), std::move(sc));
-  }
-  std::vector<std::shared_ptr<cache::CachedLun>> cached;
+    return std::make_shared<swift::SwiftStore>(io.get_executor(), std::move(sc));
+  };
+  AttachContext attach;
+  attach.io = io.get_executor();
+  attach.blocking = blocking.get_executor();
+  attach.wrap = [&admin](const config::Lun& lun, std::shared_ptr<core::BlockDevice> dev,
+                         std::shared_ptr<cache::CachedLun> cached) {
+    return admin.attach_lun(lun, std::move(dev), std::move(cached));
+  };
+  for (const auto& lun : cfg.luns)
+    if (lun.backend == config::Backend::swift && !attach.store)
+      attach.store = make_store(*cfg.swift);
 
+  std::vector<AttachedLun> attached;
   std::vector<scsi::LogicalUnitSpec> lus;
+  const uint64_t share = cache_share(cfg);
   for (const auto& lun : cfg.luns) {
-    scsi::LogicalUnitSpec spec;
-    spec.lun = lun.id;
-    spec.product = "Swiftness";
-    spec.state_dir = (std::filesystem::path(cfg.state_dir) / "luns" / lun.name).string();
-    spec.write_cache = lun.write_cache;
-    if (lun.backend == config::Backend::file) {
-      auto id = load_or_create_identity(cfg.state_dir, lun.name);
-      if (!id) {
-        log->error("LUN {}: cannot keep its identity under {}: {}", lun.name, cfg.state_dir,
-                   id.error().message());
-        return finish(1);
-      }
-      spec.serial = lun.serial.empty() ? id->serial : lun.serial;
-      spec.naa_id = id->naa;
-      storage::FileBlockDeviceOptions fo;
-      fo.path = lun.path;
-      fo.size_bytes = lun.size;
-      fo.block_size = lun.block_size;
-      fo.physical_block_size = lun.physical_block_size;
-      fo.thin = lun.thin;
-      fo.read_only = lun.read_only;
-      auto dev = storage::FileBlockDevice::open(fo, blocking.get_executor());
-      if (!dev) {
-        log->error("{}:{}: LUN {}: cannot open {}: {}", cfg.file, lun.line, lun.name, lun.path,
-                   dev.error().message());
-        return finish(1);
-      }
-      spec.device = admin.attach_lun(lun, *dev, nullptr);
-    } else {
-      cache::LunConfig lc;
-      lc.container = lun.container;
-      lc.size_bytes = lun.size;
-      lc.block_size = lun.block_size;
-      lc.chunk_size = uint32_t(lun.chunk_size);
-      lc.compression = lun.compression == "zstd";
-      lc.storage_policy = lun.storage_policy;
-      auto opening = cache::CachedLun::open(io.get_executor(), blocking.get_executor(), store, lc,
-                                            cache_config(cfg, swift_luns, lun.write_cache));
-      auto opened = asio::co_spawn(io, std::move(opening), asio::use_future).get();
-      if (!opened) {
-        log->error("{}:{}: LUN {}: cannot attach container {}: {}", cfg.file, lun.line, lun.name,
-                   lun.container, opened.error().message());
-        return finish(1);
-      }
-      // The identity lives in the LUN's metadata in Swift: a fresh gateway shows the same disk.
-      auto id = identity_from_bytes((*opened)->uuid());
-      spec.serial = lun.serial.empty() ? id.serial : lun.serial;
-      spec.naa_id = id.naa;
-      spec.device = admin.attach_lun(lun, *opened, *opened);
-      cached.push_back(*opened);
-    }
-    std::error_code ec;
-    std::filesystem::create_directories(spec.state_dir, ec);
-    log->info("LUN {} ({}): {} bytes, {}-byte blocks, {}", lun.id, lun.name, lun.size,
-              lun.block_size, lun.backend == config::Backend::file ? lun.path : lun.container);
-    lus.push_back(std::move(spec));
+    auto attaching = attach_lun(attach, cfg, lun, share);
+    auto r = asio::co_spawn(io, std::move(attaching), asio::use_future).get();
+    if (!r) return finish(1);
+    lus.push_back(r->spec);
+    attached.push_back(std::move(*r));
   }
 
   auto ctx = std::make_shared<iscsi::TargetContext>();
@@ -185,38 +136,52 @@ int serve(const ServeOptions& opts) {
   admin.set_target(ctx);
   if (auto r = admin.start(); !r) return finish(1);
 
+  std::string listening;
+  const auto ports = server.bound_ports();
+  for (size_t i = 0; i < ports.size() && i < cfg.target.portals.size(); ++i) {
+    const auto& a = cfg.target.portals[i].address;
+    listening += (i ? " " : "") + (a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" +
+                 std::to_string(ports[i]);
+  }
   if (!opts.ready_file.empty()) {
     std::ofstream out(opts.ready_file + ".tmp");
-    for (auto p : server.bound_ports())
+    for (auto p : ports)
       out << p << "\n";
     out.close();
     std::filesystem::rename(opts.ready_file + ".tmp", opts.ready_file);
   }
-  log->info("target {} ready", cfg.target.iqn);
+  log->info("target {} ready on {}", cfg.target.iqn, listening);
+  const std::string ready = "READY=1\nMAINPID=" + std::to_string(::getpid()) + "\nSTATUS=serving " +
+                            cfg.target.iqn + " on " + listening;
+  notify_service_manager(ready);
 
-  // Stop on SIGTERM/SIGINT: no new logins, sessions dropped, then dirty data drained to Swift up
-  // to a deadline; whatever is still dirty stays safe in the cache journal for the next start.
+  // One control loop, so a reload and a shutdown never overlap (a signal arriving meanwhile
+  // waits in the signal_set). SIGHUP reloads; SIGTERM/SIGINT: no new logins, sessions dropped,
+  // dirty data drained to Swift up to cache.shutdown_drain_s; what is still dirty stays safe in
+  // the cache journal for the next start.
+  Lifecycle life(opts.config_path, cfg, attach, make_store, ctx, std::move(attached));
   std::promise<int> stopped;
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    log->info("signal {}: stopping", sig);
-    server.stop();
-    admin.stop();
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          for (auto& lun : cached) {
-            auto r = co_await lun->drain(std::chrono::seconds(cfg.cache.shutdown_drain_s));
-            if (!r)
-              log->warn("container {}: not fully drained ({}); dirty data stays in the cache",
-                        lun->container(), r.error().message());
-            co_await lun->close();
+  asio::co_spawn(
+      asio::make_strand(io),
+      [&]() -> asio::awaitable<void> {
+        for (;;) {
+          int sig = co_await signals.async_wait(asio::use_awaitable);
+          if (sig == SIGHUP) {
+            notify_service_manager("RELOADING=1");
+            co_await life.reload();
+            notify_service_manager(ready);
+            continue;
           }
-          stopped.set_value(0);
-        },
-        asio::detached);
-  });
+          notify_service_manager("STOPPING=1");
+          log->info("signal {}: stopping", sig);
+          server.stop();
+          admin.stop();
+          co_await life.shutdown();
+          break;
+        }
+        stopped.set_value(0);
+      },
+      asio::detached);
   int code = stopped.get_future().get();
   log->info("stopped");
   return finish(code);
