@@ -248,6 +248,7 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   std::atomic<bool> orphan_running_{false};
   std::atomic<bool> closed_{false};
   std::atomic<bool> store_healthy_{true};  // false after an upload failed, until one succeeds
+  std::atomic<bool> index_saving_{false};  // save_index() runs one at a time
 };
 
 }  // namespace swiftness::cache

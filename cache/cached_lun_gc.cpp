@@ -20,6 +20,15 @@ using Clock = std::chrono::steady_clock;
 // ---- Swift index and garbage collection ----
 
 asio::awaitable<Result<void>> CachedLun::save_index() {
+  // One save at a time: two overlapping saves (the flusher's and a drain's) could write
+  // index.pointer out of order and leave it naming the older index, without the newest chunks.
+  const std::chrono::milliseconds pause(1);
+  while (index_saving_.exchange(true))
+    co_await sleep(pause);
+  struct Release {
+    std::atomic<bool>& flag;
+    ~Release() { flag = false; }
+  } release{index_saving_};
   std::vector<IndexEntry> entries;
   uint64_t seq = 0, prev = 0;
   {
