@@ -40,11 +40,12 @@ asio::awaitable<Result<std::vector<std::byte>>> CachedLun::get_verified(uint64_t
     }
     auto got = co_await store_->get(key, opts);
     if (got) {
-      auto content = codec_.decode(chunk, ref.gen, *got, ref.crc);
+      const size_t bytes = got->body.size();
+      auto content = codec_.decode(chunk, ref.gen, std::move(*got), ref.crc);
       if (content) {
         std::lock_guard lock(mu_);
         ++counters_.fetches;
-        counters_.fetched_bytes += got->body.size();
+        counters_.fetched_bytes += bytes;
         co_return std::move(*content);
       }
       {
@@ -56,10 +57,12 @@ asio::awaitable<Result<std::vector<std::byte>>> CachedLun::get_verified(uint64_t
       last = block_errc::medium_error;
       continue;
     }
-    // An object our index refers to is gone: the data is lost (MEDIUM ERROR); anything else
-    // means Swift is not answering (LOGICAL UNIT COMMUNICATION FAILURE via unavailable).
-    last = got.error() == object_errc::not_found ? std::error_code(block_errc::medium_error)
-                                                 : std::error_code(block_errc::unavailable);
+    // An object our index refers to is gone, or Swift's bytes fail the ETag (SwiftStore checks
+    // whole GETs while reading): the data is lost (MEDIUM ERROR); anything else means Swift
+    // is not answering (LOGICAL UNIT COMMUNICATION FAILURE via unavailable).
+    last = got.error() == object_errc::not_found || got.error() == object_errc::checksum_mismatch
+               ? std::error_code(block_errc::medium_error)
+               : std::error_code(block_errc::unavailable);
   }
   co_return last;
 }

@@ -84,6 +84,7 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
     base_content = *got;
   }
   std::vector<std::byte> content(size_t(n) * bs);
+  bool all_zero = false;
   auto read_ok = co_await run_blocking(pool_, [&]() -> bool {
     for (uint32_t b = 0; b < n;) {
       uint32_t e = snap[b];
@@ -106,6 +107,9 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
       }
       ++b;
     }
+    // An all-zero chunk needs no object (thin provisioning): it reads as zeros without one.
+    all_zero =
+        std::all_of(content.begin(), content.end(), [](std::byte x) { return x == std::byte{0}; });
     return true;
   });
   if (!read_ok) {
@@ -114,20 +118,26 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
   }
   co_await hooks_->run(kHookUploadBeforePut);
 
-  // An all-zero chunk needs no object (thin provisioning): it reads as zeros without one.
-  bool all_zero =
-      std::all_of(content.begin(), content.end(), [](std::byte b) { return b == std::byte{0}; });
   ObjectRef result;
   if (!all_zero) {
     bool stored = false;
     for (int attempt = 0; attempt < 8 && !stored; ++attempt) {
-      auto encoded = codec_.encode(chunk, fresh.gen, content);
-      if (!encoded) break;
+      // CRCs, the granule table and the MD5 on the pool: on the io_context they would hold up
+      // every other upload, fetch and the Swift client's strand. The result stays in a local:
+      // GCC 12 destroys a co_await's temporary result twice, fatal for one that owns a buffer.
+      const uint64_t gen = fresh.gen;
+      core::Result<EncodedChunk> encoded = std::make_error_code(std::errc::invalid_argument);
+      const bool encoded_ok = co_await run_blocking(pool_, [&]() {
+        encoded = codec_.encode(chunk, gen, content);
+        return bool(encoded);
+      });
+      if (!encoded_ok) break;
       fresh.crc = encoded->content_crc;
       const core::ObjectKey key{lun_.container, object_name(chunk, fresh)};
       core::PutOptions opts;
       opts.if_none_match = true;  // immutable names: never overwrite (swift-api.md)
       opts.metadata = encoded->metadata;
+      opts.etag = encoded->md5;  // computed once: the store would hash the body again
       auto put = co_await store_->put(key, encoded->body, opts);
       if (put && (put->etag.empty() || put->etag == encoded->md5)) {
         stored = true;

@@ -161,15 +161,16 @@ core::Result<EncodedChunk> ChunkCodec::encode(uint64_t chunk, uint64_t gen,
 }
 
 core::Result<std::vector<std::byte>> ChunkCodec::decode(
-    uint64_t chunk, uint64_t gen, const core::Object& obj,
-    std::optional<uint32_t> expected_crc) const {
-  if (!obj.info.etag.empty() && md5_hex_fast(obj.body) != obj.info.etag) return mismatch();
+    uint64_t chunk, uint64_t gen, core::Object obj, std::optional<uint32_t> expected_crc) const {
+  if (!expected_crc && !obj.info.etag.empty() && md5_hex_fast(obj.body) != obj.info.etag) {
+    return mismatch();
+  }
   const auto& md = obj.info.metadata;
   auto crc_it = md.find(kCrcKey);
   auto codec_it = md.find(kCodecKey);
   auto size_it = md.find(kSizeKey);
   if (crc_it == md.end() || codec_it == md.end() || size_it == md.end()) return mismatch();
-  std::vector<std::byte> body = obj.body;
+  std::vector<std::byte> body = std::move(obj.body);
   if (md.count(kCipherKey)) {
     if (!cipher_) return std::make_error_code(std::errc::operation_not_supported);
     auto opened = cipher_->open(chunk, gen, std::move(body));

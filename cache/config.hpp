@@ -26,7 +26,7 @@ struct CacheConfig {
   double dirty_high_watermark = 0.75;  // above: new writes wait (bounded)
   unsigned flush_concurrency = 4;      // chunk uploads in flight
   unsigned fetch_concurrency = 8;      // chunk downloads in flight (misses + read-ahead)
-  unsigned read_ahead_chunks = 4;      // for sequential reads
+  unsigned read_ahead_chunks = 8;      // for sequential reads (as many as fetch_concurrency)
   std::chrono::milliseconds max_dirty_age{30'000};     // dirty data is uploaded within this
   std::chrono::milliseconds write_wait_limit{20'000};  // bounded wait under backpressure
   std::chrono::milliseconds gc_grace{60'000};          // superseded objects live this long after

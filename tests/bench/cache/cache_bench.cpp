@@ -98,7 +98,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // file of the swift_aio fixture: raw parallel 4 MiB PUT/GET throughput, then the same volume
 // written through a CachedLun, restart with it all dirty, drain, and a cold sequential read.
 int swift_bench(asio::io_context& io, asio::thread_pool& pool, const std::string& env_file,
-                const std::filesystem::path& work, uint64_t size_mib) {
+                const std::filesystem::path& work, uint64_t size_mib, int read_ahead) {
   std::map<std::string, std::string> env;
   std::ifstream in(env_file);
   for (std::string line; std::getline(in, line);) {
@@ -182,6 +182,7 @@ int swift_bench(asio::io_context& io, asio::thread_pool& pool, const std::string
   lun->reset();
 
   cc.dir = work / "swift-cache-cold";
+  if (read_ahead >= 0) cc.read_ahead_chunks = unsigned(read_ahead);
   lun = wait(io, cache::CachedLun::open(io.get_executor(), pool.get_executor(), store, lc, cc));
   if (!lun) return 1;
   t0 = std::chrono::steady_clock::now();
@@ -196,9 +197,9 @@ int swift_bench(asio::io_context& io, asio::thread_pool& pool, const std::string
   std::printf("raw PUT %8.1f MiB/s   drain %8.1f MiB/s (%.2f)%s\n", raw_put, drain, drain / raw_put,
               drained ? "" : "  DRAIN FAILED");
   std::printf(
-      "raw GET %8.1f MiB/s   cold sequential read (1 MiB, QD1 + read-ahead) %8.1f MiB/s "
+      "raw GET %8.1f MiB/s   cold sequential read (1 MiB, QD1 + read-ahead %u) %8.1f MiB/s "
       "(%.2f)\n",
-      raw_get, cold, cold / raw_get);
+      raw_get, cc.read_ahead_chunks, cold, cold / raw_get);
   std::printf("restart to serving with %lu MiB dirty: %.3f s\n",
               (unsigned long)(dirty * 4096 >> 20), restart);
   return 0;
@@ -212,6 +213,8 @@ int main(int argc, char** argv) {
   uint64_t size_mib = 512;
   bool direct = false;
   std::string swift_env;
+  int read_ahead = -1;  // chunks of read-ahead for the cold read; -1: the default
+  bool hot = true;      // the hot-cache jobs (off: only the Swift side)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--dir") dir = argv[i + 1];
@@ -219,6 +222,8 @@ int main(int argc, char** argv) {
     if (a == "--size-mib") size_mib = std::strtoull(argv[i + 1], nullptr, 10);
     if (a == "--direct") direct = std::string(argv[i + 1]) == "on";
     if (a == "--swift-env") swift_env = argv[i + 1];
+    if (a == "--read-ahead") read_ahead = std::atoi(argv[i + 1]);
+    if (a == "--hot") hot = std::string(argv[i + 1]) != "off";
   }
   std::string tmpl = dir + "/cache-bench-XXXXXX";
   if (!mkdtemp(tmpl.data())) {
@@ -285,8 +290,9 @@ int main(int argc, char** argv) {
       {"1m seqread   qd4", 1u << 20, false, false, 4},
       {"1m seqwrite  qd4", 1u << 20, true, false, 4},
   };
-  std::printf("%-20s %14s %14s %8s\n", "job", "file LUN", "cached LUN", "ratio");
+  if (hot) std::printf("%-20s %14s %14s %8s\n", "job", "file LUN", "cached LUN", "ratio");
   for (const Job& j : jobs) {
+    if (!hot) break;
     double f = run_job(io, **file, j, seconds);
     double c = run_job(io, *lun, j, seconds);
     const char* unit = j.block_bytes >= (1u << 20) ? "MiB/s" : "IOPS";
@@ -302,7 +308,7 @@ int main(int argc, char** argv) {
   file->reset();
   int rc = 0;
   if (!swift_env.empty())
-    rc = swift_bench(io, pool, swift_env, work, std::min<uint64_t>(size_mib, 256));
+    rc = swift_bench(io, pool, swift_env, work, std::min<uint64_t>(size_mib, 256), read_ahead);
   guard.reset();
   for (auto& t : threads)
     t.join();
