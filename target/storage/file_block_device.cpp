@@ -87,7 +87,8 @@ constexpr size_t kInlineLimit = 64 * 1024;
 }  // namespace
 
 Result<std::shared_ptr<FileBlockDevice>> FileBlockDevice::open(
-    const FileBlockDeviceOptions& o, boost::asio::any_io_executor blocking) {
+    const FileBlockDeviceOptions& o, boost::asio::any_io_executor blocking,
+    boost::asio::any_io_executor io) {
   if ((o.block_size != 512 && o.block_size != 4096) || o.size_bytes < o.block_size ||
       o.size_bytes % o.block_size != 0)
     return std::make_error_code(std::errc::invalid_argument);
@@ -127,7 +128,10 @@ Result<std::shared_ptr<FileBlockDevice>> FileBlockDevice::open(
     g.max_unmap_blocks = uint32_t(std::min<uint64_t>(g.block_count, 0xffffffffu));
     g.max_unmap_descriptors = 256;
   }
-  return std::shared_ptr<FileBlockDevice>(new FileBlockDevice(fd, g, std::move(blocking)));
+  std::shared_ptr<UringQueue> uring;
+  if (io && !o.read_only) uring = UringQueue::create(io);
+  return std::shared_ptr<FileBlockDevice>(
+      new FileBlockDevice(fd, g, std::move(blocking), std::move(uring)));
 }
 
 FileBlockDevice::~FileBlockDevice() {
@@ -149,7 +153,17 @@ awaitable<Result<void>> FileBlockDevice::write(core::Lba lba, std::span<const st
                                                core::WriteFlags flags) {
   if (geometry_.read_only) co_return block_errc::write_protected;
   off_t off = off_t(lba * geometry_.block_size);
-  if (!flags.fua && buf.size() <= kInlineLimit && nowait_writes_.load(std::memory_order_relaxed)) {
+  if (!flags.fua && buf.size() <= kInlineLimit && uring_) {
+    // Usually done inside the submit call; otherwise the kernel's worker does it, still without
+    // our pool. A short or failed write finishes (or fails for good) on the pool below.
+    const ssize_t r = co_await uring_->write(fd_, buf.data(), buf.size(), off, 0);
+    if (r == ssize_t(buf.size())) co_return Result<void>{};
+    if (r > 0) {
+      buf = buf.subspan(size_t(r));
+      off += off_t(r);
+    }
+  } else if (!flags.fua && buf.size() <= kInlineLimit &&
+             nowait_writes_.load(std::memory_order_relaxed)) {
     bool unsupported = false;
     size_t done = try_nowait(fd_, buf.data(), buf.size(), off, true, &unsupported);
     if (unsupported) nowait_writes_.store(false, std::memory_order_relaxed);

@@ -1,8 +1,9 @@
 // A LUN in a local (sparse) file. Reads and writes are pread/pwrite on the blocking-work pool
 // passed in, never on the io_context threads (design.md §8); completion resumes on the caller's
-// executor. FUA writes and flush reach stable storage (fdatasync / RWF_DSYNC). Thin files punch
-// holes for UNMAP and report allocation with SEEK_DATA/SEEK_HOLE; thick files are fully
-// allocated up front.
+// executor. Small reads the page cache holds (RWF_NOWAIT) and small writes io_uring takes
+// without blocking complete on the io thread itself. FUA writes and flush reach stable storage
+// (fdatasync / RWF_DSYNC). Thin files punch holes for UNMAP and report allocation with
+// SEEK_DATA/SEEK_HOLE; thick files are fully allocated up front.
 #pragma once
 
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "core/block_device.hpp"
+#include "target/storage/uring.hpp"
 
 namespace swiftness::storage {
 
@@ -30,9 +32,11 @@ struct FileBlockDeviceOptions {
 
 class FileBlockDevice final : public core::BlockDevice {
  public:
-  // Opens (creating if needed) and sizes the file. `blocking` runs the system calls.
+  // Opens (creating if needed) and sizes the file. `blocking` runs the system calls that may
+  // block; with `io` (the io_context's executor) small writes go through io_uring instead.
   static core::Result<std::shared_ptr<FileBlockDevice>> open(const FileBlockDeviceOptions& opts,
-                                                             boost::asio::any_io_executor blocking);
+                                                             boost::asio::any_io_executor blocking,
+                                                             boost::asio::any_io_executor io = {});
   ~FileBlockDevice() override;
   FileBlockDevice(const FileBlockDevice&) = delete;
   FileBlockDevice& operator=(const FileBlockDevice&) = delete;
@@ -50,12 +54,14 @@ class FileBlockDevice final : public core::BlockDevice {
   uint64_t sync_count() const { return syncs_.load(std::memory_order_relaxed); }
 
  private:
-  FileBlockDevice(int fd, core::BlockGeometry g, boost::asio::any_io_executor blocking)
-      : fd_(fd), geometry_(g), blocking_(std::move(blocking)) {}
+  FileBlockDevice(int fd, core::BlockGeometry g, boost::asio::any_io_executor blocking,
+                  std::shared_ptr<UringQueue> uring)
+      : fd_(fd), geometry_(g), blocking_(std::move(blocking)), uring_(std::move(uring)) {}
 
   int fd_;
   core::BlockGeometry geometry_;
   boost::asio::any_io_executor blocking_;
+  std::shared_ptr<UringQueue> uring_;  // null: writes take the pool
   std::atomic<uint64_t> syncs_{0};
   // Cleared the first time the file system refuses RWF_NOWAIT writes (ext4 buffered writes do).
   std::atomic<bool> nowait_writes_{true};
