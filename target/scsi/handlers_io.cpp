@@ -42,7 +42,8 @@ awaitable<CommandResult> handle_read(Ctx& c) {
     std::vector<std::byte> tmp(bytes);
     auto res = co_await dev.read(c.lba, tmp);
     if (!res) co_return c.storage_error(res.error(), false);
-    std::memcpy(c.cmd.data_in.data(), tmp.data(), c.cmd.data_in.size());
+    // EDTL 0 comes with a null span: no memcpy into it (undefined even for 0 bytes; fuzz_scsi).
+    if (!c.cmd.data_in.empty()) std::memcpy(c.cmd.data_in.data(), tmp.data(), c.cmd.data_in.size());
     r.data_in_length = uint32_t(c.cmd.data_in.size());
   }
   r.full_length = uint32_t(bytes);

@@ -28,5 +28,20 @@ TEST(FuzzRegressions, DataInCommandsWithNoBufferTransferNothing) {
   EXPECT_EQ(o.result.data_in_length, 0u);
 }
 
+// fuzz_scsi: READ (6) of 8 blocks with EDTL 0 copied the blocks into the null data-in span
+// (memcpy(nullptr, p, 0), UBSan nonnull-attribute). Every READ form, EDTL 0: GOOD, nothing
+// transferred, the full length reported for the overflow residual.
+TEST(FuzzRegressions, ReadsWithEdtlZeroTransferNothing) {
+  Harness h;
+  for (auto cdb :
+       {std::vector<uint8_t>{0x08, 0, 0, 8, 8, 0}, read10(8, 8),
+        std::vector<uint8_t>{0xa8, 0, 0, 0, 0, 8, 0, 0, 0, 8, 0, 0}, cdb16(0x88, 8, 8)}) {
+    auto o = h.run(cdb, 0);
+    EXPECT_TRUE(IsGood(o)) << int(cdb[0]);
+    EXPECT_EQ(o.result.data_in_length, 0u);
+    EXPECT_EQ(o.result.full_length, 8u * 512) << int(cdb[0]);
+  }
+}
+
 }  // namespace
 }  // namespace swiftness::scsi::test
