@@ -390,6 +390,31 @@ TEST_F(WindowsProfile, DiskArrivalSequenceOfStorportAndClasspnp) {
   auto s2 = select(cp);
   EXPECT_TRUE(s2.good()) << sense_of(s2);
   EXPECT_FALSE(page_at(mode(0x08, 0), 0x08)[2] & 0x04) << "WCE off after MODE SELECT";
+  // Exactly what disk.sys DiskSetCacheInformation/DiskModeSelect send (Windows-driver-samples
+  // storage/class/disk/src/disk.c): MODE SELECT(6) PF=1, SP = the PS bit MODE SENSE reported;
+  // a zero header with BLOCK DESCRIPTOR LENGTH 8; a block descriptor with 0 blocks and the
+  // block length; the caching page as read, PS cleared, WCE set as wanted.
+  auto windows_cache_select = [&](bool wce) {
+    auto sensed = mode(0x08, 0);
+    auto page = page_at(sensed, 0x08);
+    EXPECT_EQ(page.size(), 20u);
+    if (page.size() != 20u) return ScsiResult{};
+    const bool savable = page[0] & 0x80;
+    page[0] &= 0x7f;
+    page[2] = uint8_t(wce ? page[2] | 0x04 : page[2] & ~0x04);
+    std::vector<uint8_t> p{
+        0, 0, 0, 8, 0, 0, 0, 0, 0, uint8_t(kBlock >> 16), uint8_t(kBlock >> 8), uint8_t(kBlock)};
+    p.insert(p.end(), page.begin(), page.end());
+    return c->command({0x15, uint8_t(0x10 | (savable ? 1 : 0)), 0, 0, uint8_t(p.size()), 0},
+                      Dir::write, uint32_t(p.size()), p);
+  };
+  auto off = windows_cache_select(false);
+  EXPECT_TRUE(off.good()) << "disk.sys write-cache off: " << sense_of(off);
+  EXPECT_FALSE(page_at(mode(0x08, 0), 0x08)[2] & 0x04) << "WCE off after disk.sys' MODE SELECT";
+  auto on = windows_cache_select(true);
+  EXPECT_TRUE(on.good()) << "disk.sys write-cache on: " << sense_of(on);
+  EXPECT_TRUE(page_at(mode(0x08, 0), 0x08)[2] & 0x04) << "WCE on again";
+
   // The whole MODE SENSE buffer sent back, block descriptor included, MODE DATA LENGTH zeroed
   // (reserved in MODE SELECT), DEVICE-SPECIFIC PARAMETER as read (DPOFUA is ignored there).
   auto whole = mode(0x08, 0).data;
