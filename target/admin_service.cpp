@@ -62,16 +62,23 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
   uint64_t cache_size = 0;
   config::AdminSection admin_cfg;
   uint32_t default_drain_s = 3600;
-  std::vector<std::unique_ptr<LunEntry>> luns;
+  // Changed by attach/detach (startup, SIGHUP reload) while handlers run on other threads:
+  // handlers work on a snapshot of shared pointers taken under the mutex.
+  std::mutex luns_mu;
+  std::vector<std::shared_ptr<LunEntry>> luns_;
+  std::vector<std::shared_ptr<LunEntry>> luns() {
+    std::lock_guard lock(luns_mu);
+    return luns_;
+  }
   std::shared_ptr<core::metrics::HttpMetrics> swift =
       std::make_shared<core::metrics::HttpMetrics>();
   std::shared_ptr<iscsi::TargetContext> target;
   std::unique_ptr<admin::HttpServer> server;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
-  LunEntry* find(const std::string& key) {
-    for (auto& l : luns)
-      if (l->cfg.name == key || std::to_string(l->cfg.id) == key) return l.get();
+  std::shared_ptr<LunEntry> find(const std::string& key) {
+    for (auto& l : luns())
+      if (l->cfg.name == key || std::to_string(l->cfg.id) == key) return l;
     return nullptr;
   }
   size_t sessions() const { return target ? target->sessions.session_count() : 0; }
@@ -82,7 +89,7 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
     e.gauge("swiftness_build_info", "Version of the running daemon", {{"version", "0.1.0"}}, 1);
     e.gauge("swiftness_uptime_seconds", "Seconds since the daemon started", {},
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    for (auto& l : luns) {
+    for (auto& l : luns()) {
       const Labels lun{{"lun", std::to_string(l->cfg.id)}, {"name", l->cfg.name}};
       auto with = [&](const char* k, const char* v) {
         Labels x = lun;
@@ -210,7 +217,7 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
     o["sessions"] = sessions();
     uint64_t total_dirty = 0, total_used = 0;
     json::array ls;
-    for (auto& l : luns) {
+    for (auto& l : luns()) {
       json::object j;
       j["id"] = l->cfg.id;
       j["name"] = l->cfg.name;
@@ -266,11 +273,10 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
   // ---- /drain ----
   Reply start_drain(const Request& req) {
     const std::string which = req.param("lun");
-    std::vector<LunEntry*> chosen;
+    std::vector<std::shared_ptr<LunEntry>> chosen;
     if (which.empty()) {
-      for (auto& l : luns)
-        chosen.push_back(l.get());
-    } else if (auto* l = find(which)) {
+      chosen = luns();
+    } else if (auto l = find(which)) {
       chosen.push_back(l);
     } else {
       return admin::json_error(404, "no LUN " + which);
@@ -278,7 +284,7 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
     uint32_t limit_s = default_drain_s;
     if (auto t = req.param("timeout_s"); !t.empty()) limit_s = uint32_t(std::stoul(t));
     json::array started;
-    for (LunEntry* l : chosen) {
+    for (const auto& l : chosen) {
       {
         std::lock_guard lock(l->mu);
         if (l->drain.state == "running") {
@@ -329,7 +335,7 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
   }
 
   // ---- /luns/<name>/image ----
-  LunEntry* image_lun(const Request& req) {
+  std::shared_ptr<LunEntry> image_lun(const Request& req) {
     const std::string prefix = "/luns/", suffix = "/image";
     if (req.path.size() <= prefix.size() + suffix.size() || req.path.rfind(prefix, 0) != 0 ||
         req.path.compare(req.path.size() - suffix.size(), suffix.size(), suffix) != 0)
@@ -365,7 +371,7 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
   }
 
   asio::awaitable<Reply> upload(const Request& req, admin::BodySource& body) override {
-    LunEntry* l = image_lun(req);
+    const std::shared_ptr<LunEntry> l = image_lun(req);
     if (!l) co_return admin::json_error(404, "no such LUN");
     if (!req.content_length) co_return admin::json_error(411, "Content-Length is required");
     const uint64_t len = *req.content_length;
@@ -415,7 +421,7 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
 
   asio::awaitable<std::optional<Reply>> download(const Request& req,
                                                  admin::BodySink& sink) override {
-    LunEntry* l = image_lun(req);
+    const std::shared_ptr<LunEntry> l = image_lun(req);
     if (!l) co_return admin::json_error(404, "no such LUN");
     Busy busy;
     if (!claim(*l, busy)) co_return admin::json_error(409, "another image transfer is running");
@@ -470,13 +476,21 @@ std::shared_ptr<core::metrics::HttpMetrics> AdminService::swift_metrics() const 
 std::shared_ptr<core::BlockDevice> AdminService::attach_lun(
     const config::Lun& lun, std::shared_ptr<core::BlockDevice> device,
     std::shared_ptr<cache::CachedLun> cached) {
-  auto e = std::make_unique<LunEntry>();
+  auto e = std::make_shared<LunEntry>();
   e->cfg = lun;
   e->device = device;
   e->cached = std::move(cached);
   auto metered = std::make_shared<admin::MeteredDevice>(std::move(device), e->io);
-  state_->luns.push_back(std::move(e));
+  std::lock_guard lock(state_->luns_mu);
+  // A LUN attached again under the same id (SIGHUP re-add) replaces its old entry.
+  std::erase_if(state_->luns_, [&](const auto& x) { return x->cfg.id == lun.id; });
+  state_->luns_.push_back(std::move(e));
   return metered;
+}
+
+void AdminService::detach_lun(uint32_t id) {
+  std::lock_guard lock(state_->luns_mu);
+  std::erase_if(state_->luns_, [&](const auto& x) { return x->cfg.id == id; });
 }
 
 void AdminService::set_target(std::shared_ptr<iscsi::TargetContext> ctx) {

@@ -35,6 +35,9 @@ class AdminService {
   std::shared_ptr<core::BlockDevice> attach_lun(const config::Lun& lun,
                                                 std::shared_ptr<core::BlockDevice> device,
                                                 std::shared_ptr<cache::CachedLun> cached);
+  // A LUN removed by a reload leaves /status and /metrics (a running drain or image transfer
+  // keeps its entry alive until it ends).
+  void detach_lun(uint32_t id);
   void set_target(std::shared_ptr<iscsi::TargetContext> ctx);
   // Binds the Unix socket and/or the loopback port of the config's admin section.
   core::Result<void> start();
