@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs dependencies, builds, runs the unit suites and the iSCSI
-# integration tests under AddressSanitizer + UndefinedBehaviorSanitizer, then every test (ctest).
+# integration tests under AddressSanitizer + UndefinedBehaviorSanitizer, each libFuzzer target
+# for 20 s (clang), then every test (ctest).
 # Usage: deploy/run-tests.sh [extra ctest args]
-#   SWIFTNESS_SANITIZE_RUN=0 skips the sanitizer pass.
+#   SWIFTNESS_SANITIZE_RUN=0 skips the sanitizer pass, SWIFTNESS_FUZZ_RUN=0 the fuzzing pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,12 @@ if [ "${SWIFTNESS_SANITIZE_RUN:-1}" != 0 ]; then
     exit 1
   fi
   echo "sanitizer pass: all suites passed"
+fi
+
+# libFuzzer regression check (clang build in build-fuzz): each target 20 s from its seed corpus;
+# any crash fails the run. SWIFTNESS_FUZZ_RUN=0 skips it; tests/fuzz/run-long.sh runs 10 min each.
+if [ "${SWIFTNESS_FUZZ_RUN:-1}" != 0 ]; then
+  SWIFTNESS_FUZZ_BUILD_DIR=${build}-fuzz tests/fuzz/run.sh "${SWIFTNESS_FUZZ_SECONDS:-20}"
 fi
 
 ctest --test-dir "$build" --output-on-failure -j2 "$@"
