@@ -7,6 +7,8 @@
 
 #include <bit>
 #include <cerrno>
+#include <cstdlib>
+#include <string_view>
 #include <vector>
 
 #include "target/storage/blocking.hpp"
@@ -129,7 +131,10 @@ Result<std::shared_ptr<FileBlockDevice>> FileBlockDevice::open(
     g.max_unmap_descriptors = 256;
   }
   std::shared_ptr<UringQueue> uring;
-  if (io && !o.read_only) uring = UringQueue::create(io);
+  // SWIFTNESS_FILE_URING=0 keeps small writes on the pool (A/B measurements, odd kernels).
+  const char* use_uring = std::getenv("SWIFTNESS_FILE_URING");
+  if (io && !o.read_only && !(use_uring && std::string_view(use_uring) == "0"))
+    uring = UringQueue::create(io);
   return std::shared_ptr<FileBlockDevice>(
       new FileBlockDevice(fd, g, std::move(blocking), std::move(uring)));
 }
