@@ -14,8 +14,8 @@ cmake --build "$build"
 
 if [ "${SWIFTNESS_SANITIZE_RUN:-1}" != 0 ]; then
   asan=${build}-asan
-  suites=(core config iscsi scsi storage swift cache)
-  targets=(swiftness iscsi_integration_tests)
+  suites=(core config iscsi scsi storage swift cache admin)
+  targets=(swiftness iscsi_integration_tests windows_profile_tests)
   for s in "${suites[@]}"; do targets+=("${s}_unit_tests"); done
   cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWIFTNESS_SANITIZE=ON
   cmake --build "$asan" --target "${targets[@]}"
@@ -27,6 +27,9 @@ if [ "${SWIFTNESS_SANITIZE_RUN:-1}" != 0 ]; then
   # The real daemon, built with the sanitizers, against libiscsi's tools and raw PDUs.
   echo "== ASan+UBSan: iscsi_integration_tests"
   "$asan/tests/integration/iscsi/iscsi_integration_tests" --gtest_brief=1 || failed=1
+  # The same daemon against a client that behaves like the Microsoft initiator.
+  echo "== ASan+UBSan: windows_profile_tests"
+  "$asan/tests/integration/iscsi/windows_profile_tests" --gtest_brief=1 || failed=1
   if [ "$failed" != 0 ]; then
     echo "sanitizer pass: FAILED"
     exit 1

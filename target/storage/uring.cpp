@@ -30,8 +30,10 @@ using Completed = std::vector<std::pair<Op*, ssize_t>>;
 // Results go back through the handler's own executor, never inline from the initiating call
 // (Asio's rule); for an inline completion that is a post to the same io thread, not a hop.
 void complete(Completed& done) {
-  for (auto [op, res] : done) {
-    asio::post(op->home, [h = std::move(op->handler), res]() mutable { std::move(h)(res); });
+  for (auto& [op, res] : done) {
+    // Named: clang 14 cannot capture a structured binding.
+    const ssize_t result = res;
+    asio::post(op->home, [h = std::move(op->handler), result]() mutable { std::move(h)(result); });
     delete op;
   }
 }
