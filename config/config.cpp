@@ -363,7 +363,9 @@ void read_cache(Reader& r, const YAML::Node& t, Config& c) {
   if (!t || !r.map(t, p)) return;
   r.check_keys(t, p,
                {"path", "size", "dirty_high_watermark", "dirty_low_watermark", "flush_concurrency",
-                "max_dirty_age_s", "shutdown_drain_s"});
+                "max_dirty_age_s", "shutdown_drain_s", "fetch_concurrency", "read_ahead_chunks",
+                "write_wait_limit_s", "index_interval_ms", "gc_grace_s", "orphan_grace_s",
+                "orphan_interval_s", "checkpoint_journal", "checkpoint_data"});
   auto& s = c.cache;
   if (auto v = r.str(t, p, "path")) s.path = *v;
   if (auto v = r.size(t, p, "size")) s.size = *v;
@@ -378,6 +380,29 @@ void read_cache(Reader& r, const YAML::Node& t, Config& c) {
   if (auto v = r.integer<uint32_t>(t, p, "flush_concurrency", 1, 256)) s.flush_concurrency = *v;
   if (auto v = r.integer<uint32_t>(t, p, "max_dirty_age_s", 1, 86400)) s.max_dirty_age_s = *v;
   if (auto v = r.integer<uint32_t>(t, p, "shutdown_drain_s", 0, 86400)) s.shutdown_drain_s = *v;
+  if (auto v = r.integer<uint32_t>(t, p, "fetch_concurrency", 1, 256)) s.fetch_concurrency = *v;
+  if (auto v = r.integer<uint32_t>(t, p, "read_ahead_chunks", 0, 256)) s.read_ahead_chunks = *v;
+  if (auto v = r.integer<uint32_t>(t, p, "write_wait_limit_s", 1, 3600)) s.write_wait_limit_s = *v;
+  if (auto v = r.integer<uint32_t>(t, p, "index_interval_ms", 10, 3'600'000))
+    s.index_interval_ms = *v;
+  if (auto v = r.integer<uint32_t>(t, p, "gc_grace_s", 0, 604800)) s.gc_grace_s = *v;
+  // An orphan is an object no index names yet: an upload whose index record is still on its way
+  // looks the same, so the grace must outlast any index checkpoint delay by far.
+  if (auto v = r.integer<uint32_t>(t, p, "orphan_grace_s", 60, 2'592'000)) s.orphan_grace_s = *v;
+  if (auto v = r.integer<uint32_t>(t, p, "orphan_interval_s", 0, 2'592'000))
+    s.orphan_interval_s = *v;
+  if (auto v = r.size(t, p, "checkpoint_journal")) {
+    if (*v < (1u << 20))
+      r.error(t["checkpoint_journal"], p + ".checkpoint_journal", "must be at least 1MiB");
+    else
+      s.checkpoint_journal = *v;
+  }
+  if (auto v = r.size(t, p, "checkpoint_data")) {
+    if (*v < (1u << 20))
+      r.error(t["checkpoint_data"], p + ".checkpoint_data", "must be at least 1MiB");
+    else
+      s.checkpoint_data = *v;
+  }
 }
 
 // Only literal loopback addresses: the admin endpoint has no authentication of its own.

@@ -57,7 +57,16 @@ struct CacheSection {
   double dirty_low_watermark = 0.5;    // the flusher works hard until below this
   uint32_t flush_concurrency = 8;
   uint32_t max_dirty_age_s = 30;
-  uint32_t shutdown_drain_s = 60;  // SIGTERM waits this long for dirty data to reach Swift
+  uint32_t shutdown_drain_s = 60;     // SIGTERM waits this long for dirty data to reach Swift
+  uint32_t fetch_concurrency = 8;     // chunk downloads in flight per LUN (misses + read-ahead)
+  uint32_t read_ahead_chunks = 8;     // chunks fetched ahead of a sequential reader; 0: off
+  uint32_t write_wait_limit_s = 20;   // a write waiting for cache room fails after this
+  uint32_t index_interval_ms = 5000;  // debounce of index checkpoints to Swift
+  uint32_t gc_grace_s = 60;           // superseded chunk objects are deleted this long after
+  uint32_t orphan_grace_s = 900;      // unreferenced objects found by listing live this long
+  uint32_t orphan_interval_s = 1800;  // period of the listing pass; 0: never
+  uint64_t checkpoint_journal = 16ull << 20;  // local checkpoint once the journal is this big
+  uint64_t checkpoint_data = 256ull << 20;    // ... or this much data was written since
 };
 
 // The local admin endpoint (/metrics, /status, the CLI): a Unix socket and, optionally, HTTP on a

@@ -20,6 +20,15 @@ cache::CacheConfig cache_config(const config::Config& c, uint64_t share, bool wc
   o.dirty_low_watermark = c.cache.dirty_low_watermark;
   o.flush_concurrency = c.cache.flush_concurrency;
   o.max_dirty_age = std::chrono::seconds(c.cache.max_dirty_age_s);
+  o.fetch_concurrency = c.cache.fetch_concurrency;
+  o.read_ahead_chunks = c.cache.read_ahead_chunks;
+  o.write_wait_limit = std::chrono::seconds(c.cache.write_wait_limit_s);
+  o.index_interval = std::chrono::milliseconds(c.cache.index_interval_ms);
+  o.gc_grace = std::chrono::seconds(c.cache.gc_grace_s);
+  o.orphan_grace = std::chrono::seconds(c.cache.orphan_grace_s);
+  o.orphan_interval = std::chrono::seconds(c.cache.orphan_interval_s);
+  o.checkpoint_journal_bytes = c.cache.checkpoint_journal;
+  o.checkpoint_data_bytes = c.cache.checkpoint_data;
   o.write_cache_enabled = wce;
   return o;
 }

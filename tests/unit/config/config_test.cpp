@@ -188,3 +188,29 @@ TEST(Config, AdminEndpointAcceptsLoopbackOnly) {
   auto noport = load_string(std::string(kMinimal) + "admin: {listen: \"127.0.0.1\"}\n", "d.yaml");
   EXPECT_NE(all_errors(noport).find("is not address:port"), std::string::npos);
 }
+
+TEST(Config, CacheTuningKeysAreRead) {
+  const std::string text = std::string(kMinimal) + R"(cache:
+  fetch_concurrency: 16
+  read_ahead_chunks: 0
+  write_wait_limit_s: 5
+  index_interval_ms: 250
+  gc_grace_s: 0
+  orphan_grace_s: 120
+  orphan_interval_s: 0
+  checkpoint_journal: 2MiB
+  checkpoint_data: 8MiB
+)";
+  auto r = load_string(text, "tuning.yaml");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const CacheSection& c = r.config->cache;
+  EXPECT_EQ(c.fetch_concurrency, 16u);
+  EXPECT_EQ(c.read_ahead_chunks, 0u);
+  EXPECT_EQ(c.write_wait_limit_s, 5u);
+  EXPECT_EQ(c.index_interval_ms, 250u);
+  EXPECT_EQ(c.gc_grace_s, 0u);
+  EXPECT_EQ(c.orphan_grace_s, 120u);
+  EXPECT_EQ(c.orphan_interval_s, 0u);
+  EXPECT_EQ(c.checkpoint_journal, 2ull << 20);
+  EXPECT_EQ(c.checkpoint_data, 8ull << 20);
+}
