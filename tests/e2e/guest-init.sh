@@ -250,6 +250,29 @@ step_fio() { # random 4 KiB writes at QD 32 on the raw disk, verified with CRC32
   iops=$(sed -n 's/.*write: IOPS=\([^,]*\),.*/\1/p' /tmp/fio.out | head -1)
   DETAIL="timed: $w writes at $iops IOPS, $r read back and verified; full: 1024 of 1024"
 }
+step_fiobench() { # timed fio jobs for the benchmark report (tests/bench/report), no verification
+  # E2E_FIO_JOBS: "rw:bs:iodepth ..." (rw as fio names it); E2E_FIO_S seconds each after
+  # E2E_FIO_RAMP_S of unmeasured load. Each job's JSON goes to the console between
+  # E2E-FIO-BEGIN/END lines, which the host cuts out of console.log.
+  n=0
+  for job in $E2E_FIO_JOBS; do
+    rw=${job%%:*}
+    rest=${job#*:}
+    bs=${rest%%:*}
+    qd=${rest#*:}
+    run $((E2E_FIO_S + E2E_FIO_RAMP_S + 120)) fio --name="$job" --filename="$DISK" --rw="$rw" \
+      --bs="$bs" --iodepth="$qd" --ioengine=libaio --direct=1 --size="$E2E_FIO_SIZE" \
+      --time_based --runtime="$E2E_FIO_S" --ramp_time="$E2E_FIO_RAMP_S" \
+      --percentile_list=50:99:99.9 --output-format=json --output=/tmp/fio.json >/dev/null 2>&1
+    rc=$?
+    [ $rc = 0 ] || fail "fio $job rc=$rc" || return 1
+    say "E2E-FIO-BEGIN $job"
+    cat /tmp/fio.json
+    say "E2E-FIO-END $job"
+    n=$((n + 1))
+  done
+  DETAIL="$n fio jobs of ${E2E_FIO_S}s"
+}
 step_kernlog() { # no kernel warning, oops, I/O, connection or file-system error in the whole run
   bad=$(dmesg | grep -E 'WARNING:|BUG:|Call Trace|Oops|I/O error|conn error|EXT4-fs (error|warning)|Buffer I/O|hung_task|blk_update_request')
   if [ -n "$bad" ]; then
