@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cstring>
 
 #include "cache/blocking.hpp"
@@ -23,6 +25,51 @@ struct CachedLun::FetchSlot {
   Result<std::shared_ptr<const std::vector<std::byte>>> result = block_errc::aborted;
 };
 
+namespace {
+
+// How long a reader sleeps between looks at a fetch it waits for: short at first (a GET from
+// a nearby Swift takes milliseconds), then coarser.
+std::chrono::milliseconds poll_interval(Clock::time_point since) {
+  return Clock::now() - since < std::chrono::milliseconds(50) ? std::chrono::milliseconds(1)
+                                                              : std::chrono::milliseconds(5);
+}
+
+// Runs `op` (a coroutine) on `ex` on its own and waits for its result until `deadline`; after
+// that `on_timeout`. An initiator's READ waits here, so a Swift request that never answers
+// (or answers too slowly, retried again and again) cannot hold the command past the deadline
+// (issue 8); `op` carries on in the background and its result is dropped.
+template <class T, class Op>
+asio::awaitable<T> within(asio::any_io_executor ex, Clock::time_point deadline, Op op,
+                          T on_timeout) {
+  struct Pending {
+    std::mutex mu;
+    std::optional<T> result;
+  };
+  auto pending = std::make_shared<Pending>();
+  asio::co_spawn(
+      ex,
+      [pending, op = std::move(op)]() mutable -> asio::awaitable<void> {
+        auto running = op();
+        T r = co_await std::move(running);
+        std::lock_guard lock(pending->mu);
+        pending->result.emplace(std::move(r));
+      },
+      asio::detached);
+  asio::steady_timer timer(ex);
+  const auto since = Clock::now();
+  for (;;) {
+    {
+      std::lock_guard lock(pending->mu);
+      if (pending->result) co_return std::move(*pending->result);
+    }
+    if (Clock::now() >= deadline) co_return on_timeout;
+    timer.expires_after(poll_interval(since));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+}
+
+}  // namespace
+
 // ---- reading chunk objects ----
 
 asio::awaitable<Result<std::vector<std::byte>>> CachedLun::get_verified(uint64_t chunk,
@@ -31,10 +78,14 @@ asio::awaitable<Result<std::vector<std::byte>>> CachedLun::get_verified(uint64_t
   const core::GetOptions opts;
   std::error_code last = block_errc::unavailable;
   auto backoff = std::chrono::milliseconds(20);
+  // No new attempt once a reader would have given up (the reader's own bound is in
+  // fetch_content): each attempt is already up to SwiftStore's retries with their timeouts.
+  const auto deadline = Clock::now() + cfg_.read_wait_limit;
   // Names are immutable, so a replica can only lag by not having the object yet (404) or serve
   // damaged bytes: retry both, then report. Never serve bytes that fail their checksums.
   for (int attempt = 0; attempt < 6; ++attempt) {
     if (attempt > 0) {
+      if (Clock::now() + backoff >= deadline) break;
       co_await sleep(backoff);
       backoff *= 2;
     }
@@ -83,43 +134,55 @@ asio::awaitable<Result<std::optional<CachedLun::RangeBytes>>> CachedLun::get_ran
   core::GetOptions opts;
   opts.range = core::ByteRange{lo, hi - lo};
   const core::ObjectKey key{lun_.container, object_name(chunk, ref)};
-  std::error_code last = block_errc::unavailable;
-  auto backoff = std::chrono::milliseconds(20);
-  for (int attempt = 0; attempt < 6; ++attempt) {
-    if (attempt > 0) {
-      co_await sleep(backoff);
-      backoff *= 2;
+  const auto deadline = Clock::now() + cfg_.read_wait_limit;
+  using Out = Result<std::optional<RangeBytes>>;
+  auto attempts = [self = shared_from_this(), key, opts, ref, g, lo, hi, bs, content_size,
+                   deadline]() -> asio::awaitable<Out> {
+    std::error_code last = block_errc::unavailable;
+    auto backoff = std::chrono::milliseconds(20);
+    for (int attempt = 0; attempt < 6; ++attempt) {
+      if (attempt > 0) {
+        if (Clock::now() + backoff >= deadline) break;
+        co_await self->sleep(backoff);
+        backoff *= 2;
+      }
+      auto got = co_await self->store_->get(key, opts);
+      if (!got) {
+        // 416: the object is shorter than we thought (the LUN grew): read it whole.
+        if (got.error() == object_errc::range_not_satisfiable) co_return std::nullopt;
+        last = got.error() == object_errc::not_found ? std::error_code(block_errc::medium_error)
+                                                     : std::error_code(block_errc::unavailable);
+        continue;
+      }
+      auto table = parse_range_table(got->info.metadata, ref.crc);
+      if (!table || table->granule != g || table->size != content_size) co_return std::nullopt;
+      if (auto v = verify_granules(*table, lo / g, got->body); v) {
+        std::lock_guard lock(self->mu_);
+        ++self->counters_.fetches;
+        ++self->counters_.ranged_fetches;
+        self->counters_.fetched_bytes += got->body.size();
+        co_return RangeBytes{uint32_t(lo / bs), std::move(got->body)};
+      }
+      {
+        std::lock_guard lock(self->mu_);
+        ++self->counters_.checksum_failures;
+      }
+      core::logger("cache")->warn("{}/{} bytes {}-{}: checksum mismatch (attempt {})",
+                                  self->lun_.container, key.name, lo, hi - 1, attempt + 1);
+      last = block_errc::medium_error;
     }
-    auto got = co_await store_->get(key, opts);
-    if (!got) {
-      // 416: the object is shorter than we thought (the LUN grew): read it whole.
-      if (got.error() == object_errc::range_not_satisfiable) co_return std::nullopt;
-      last = got.error() == object_errc::not_found ? std::error_code(block_errc::medium_error)
-                                                   : std::error_code(block_errc::unavailable);
-      continue;
-    }
-    auto table = parse_range_table(got->info.metadata, ref.crc);
-    if (!table || table->granule != g || table->size != content_size) co_return std::nullopt;
-    if (auto v = verify_granules(*table, lo / g, got->body); v) {
-      std::lock_guard lock(mu_);
-      ++counters_.fetches;
-      ++counters_.ranged_fetches;
-      counters_.fetched_bytes += got->body.size();
-      co_return RangeBytes{uint32_t(lo / bs), std::move(got->body)};
-    }
-    {
-      std::lock_guard lock(mu_);
-      ++counters_.checksum_failures;
-    }
-    core::logger("cache")->warn("{}/{} bytes {}-{}: checksum mismatch (attempt {})", lun_.container,
-                                key.name, lo, hi - 1, attempt + 1);
-    last = block_errc::medium_error;
-  }
-  co_return last;
+    co_return last;
+  };
+  // The initiator waits for this one (a cold read): bounded however long Swift takes.
+  Out timed_out = block_errc::unavailable;
+  auto waiting = within(ex_, deadline, std::move(attempts), std::move(timed_out));
+  co_return co_await std::move(waiting);
 }
 
 asio::awaitable<Result<std::shared_ptr<const std::vector<std::byte>>>> CachedLun::fetch_content(
     uint64_t chunk, ObjectRef ref) {
+  const auto since = Clock::now();
+  const auto deadline = since + cfg_.read_wait_limit;
   std::shared_ptr<FetchSlot> slot;
   bool owner = false;
   const auto key = std::make_pair(chunk, ref.gen);
@@ -134,43 +197,48 @@ asio::awaitable<Result<std::shared_ptr<const std::vector<std::byte>>>> CachedLun
       owner = true;
     }
   }
-  if (!owner) {
-    for (;;) {
-      {
-        std::lock_guard lock(mu_);
-        if (slot->done) co_return slot->result;
-      }
-      co_await sleep(std::chrono::milliseconds(1));
+  // The GET runs on its own, so every reader, the first one included, waits at most until its
+  // deadline (NOT READY after that) however long a hung Swift request takes (issue 8); the
+  // fetch still fills the cache when it completes.
+  if (owner) {
+    ++fetches_in_flight_;
+    asio::co_spawn(
+        ex_,
+        [self = shared_from_this(), chunk, ref, key, slot]() -> asio::awaitable<void> {
+          auto got = co_await self->get_verified(chunk, ref);
+          co_await self->hooks_->run(kHookFetchAfterGet);
+          Result<std::shared_ptr<const std::vector<std::byte>>> out = block_errc::aborted;
+          if (got) {
+            out = std::make_shared<const std::vector<std::byte>>(std::move(*got));
+          } else {
+            out = got.error();
+          }
+          {
+            std::lock_guard lock(self->mu_);
+            slot->done = true;
+            slot->result = out;
+          }
+          // The slot stays until the fill is done so a second reader finds the bytes instead
+          // of fetching them again.
+          if (out) co_await self->fill(chunk, ref, *out, 0, UINT32_MAX);
+          {
+            std::lock_guard lock(self->mu_);
+            self->fetches_.erase(key);
+          }
+          --self->fetches_in_flight_;
+        },
+        asio::detached);
+  }
+  asio::steady_timer timer(ex_);
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (slot->done) co_return slot->result;
     }
+    if (Clock::now() >= deadline) co_return block_errc::unavailable;
+    timer.expires_after(poll_interval(since));
+    co_await timer.async_wait(asio::use_awaitable);
   }
-  ++fetches_in_flight_;
-  auto got = co_await get_verified(chunk, ref);
-  co_await hooks_->run(kHookFetchAfterGet);
-  Result<std::shared_ptr<const std::vector<std::byte>>> out = block_errc::aborted;
-  if (got) {
-    out = std::make_shared<const std::vector<std::byte>>(std::move(*got));
-  } else {
-    out = got.error();
-  }
-  {
-    std::lock_guard lock(mu_);
-    slot->done = true;
-    slot->result = out;
-  }
-  // The reader does not wait for the cache fill; the slot stays until the fill is done so a
-  // second reader finds the bytes instead of fetching them again.
-  asio::co_spawn(
-      ex_,
-      [self = shared_from_this(), chunk, ref, key, out]() -> asio::awaitable<void> {
-        if (out) co_await self->fill(chunk, ref, *out, 0, UINT32_MAX);
-        {
-          std::lock_guard lock(self->mu_);
-          self->fetches_.erase(key);
-        }
-        --self->fetches_in_flight_;
-      },
-      asio::detached);
-  co_return out;
 }
 
 asio::awaitable<void> CachedLun::fill(uint64_t chunk, ObjectRef ref,

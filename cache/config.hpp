@@ -29,8 +29,12 @@ struct CacheConfig {
   unsigned read_ahead_chunks = 8;      // for sequential reads (as many as fetch_concurrency)
   std::chrono::milliseconds max_dirty_age{30'000};     // dirty data is uploaded within this
   std::chrono::milliseconds write_wait_limit{20'000};  // bounded wait under backpressure
-  std::chrono::milliseconds gc_grace{60'000};          // superseded objects live this long after
-  std::chrono::milliseconds index_interval{5'000};     // Swift index checkpoint debounce
+  // A read that needs Swift (a cold read) waits at most this long, retries included, then
+  // fails with NOT READY: under Linux's 30 s SCSI command timeout, so the initiator sees an
+  // error instead of aborting the command and resetting the LUN (issue 8).
+  std::chrono::milliseconds read_wait_limit{20'000};
+  std::chrono::milliseconds gc_grace{60'000};       // superseded objects live this long after
+  std::chrono::milliseconds index_interval{5'000};  // Swift index checkpoint debounce
   // Orphans (objects no index names, found by listing): deleted once unreferenced this long.
   std::chrono::milliseconds orphan_grace{15 * 60'000};
   std::chrono::milliseconds orphan_interval{30 * 60'000};  // listing pass period; 0: never

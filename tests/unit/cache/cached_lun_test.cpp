@@ -522,6 +522,35 @@ TEST_F(CachedLunTest, SwiftDownWritesAreAbsorbedAndDrainCompletesWhenItReturns) 
   close(fresh);
 }
 
+// Issue 8: a cold read whose GET never answers (a Swift that accepts and never replies) is NOT
+// READY after CacheConfig::read_wait_limit, both as a ranged GET (a few blocks) and as a whole
+// chunk (a quarter of it or more); before, the reader waited for every retry of every attempt
+// (6 x 5 attempts of up to 30 s each). Once Swift answers again the same reads succeed.
+TEST_F(CachedLunTest, AColdReadWhoseGetNeverAnswersIsNotReadyWithinItsBound) {
+  cache_.read_wait_limit = std::chrono::milliseconds(300);
+  auto lun = open(fs_);
+  ASSERT_TRUE(write(*lun, 0, 256, 1));
+  ASSERT_TRUE(drain(*lun));
+  close(lun);
+  lun = open(std::make_shared<FaultFs>());  // chunk 0 now only in Swift
+  ASSERT_TRUE(lun);
+  store_->hold(Verb::get);
+  for (uint32_t blocks : {1u, 256u}) {  // ranged, then whole
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = read(*lun, 0, blocks);
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(r) << blocks;
+    EXPECT_EQ(r.error(), block_errc::unavailable) << blocks;
+    EXPECT_GE(waited, std::chrono::milliseconds(250)) << blocks;
+    EXPECT_LT(waited, std::chrono::seconds(3)) << blocks;
+  }
+  EXPECT_GE(store_->held(Verb::get), 1u);  // the GETs really are still hanging
+  store_->release(Verb::get);
+  expect_tag(*lun, 0, 1, 1);
+  expect_tag(*lun, 0, 256, 1);
+  close(lun);
+}
+
 TEST_F(CachedLunTest, TransientPutErrorsAreRetried) {
   auto lun = open(fs_);
   ASSERT_TRUE(write(*lun, 0, 256, 1));
