@@ -329,7 +329,8 @@ void read_swift(Reader& r, const YAML::Node& t, Config& c) {
   if (!t || !r.map(t, p)) return;
   r.check_keys(t, p,
                {"auth_url", "auth_version", "user", "key", "key_file", "key_env", "project",
-                "project_domain", "user_domain", "region", "interface", "ca_file", "verify_tls"});
+                "project_domain", "user_domain", "region", "interface", "ca_file", "verify_tls",
+                "request_timeout_ms"});
   SwiftSection s;
   if (auto v = r.str(t, p, "auth_url", true)) s.auth_url = *v;
   if (auto v = r.integer<int>(t, p, "auth_version", 1, 3)) {
@@ -355,6 +356,8 @@ void read_swift(Reader& r, const YAML::Node& t, Config& c) {
   if (!s.verify_tls)
     r.warn(t["verify_tls"], p + ".verify_tls",
            "is false: Swift's TLS certificate and host name are not checked");
+  if (auto v = r.integer<uint32_t>(t, p, "request_timeout_ms", 100, 600'000))
+    s.request_timeout_ms = *v;
   c.swift = s;
 }
 
@@ -364,8 +367,8 @@ void read_cache(Reader& r, const YAML::Node& t, Config& c) {
   r.check_keys(t, p,
                {"path", "size", "dirty_high_watermark", "dirty_low_watermark", "flush_concurrency",
                 "max_dirty_age_s", "shutdown_drain_s", "fetch_concurrency", "read_ahead_chunks",
-                "write_wait_limit_s", "index_interval_ms", "gc_grace_s", "orphan_grace_s",
-                "orphan_interval_s", "checkpoint_journal", "checkpoint_data"});
+                "write_wait_limit_s", "read_wait_limit_s", "index_interval_ms", "gc_grace_s",
+                "orphan_grace_s", "orphan_interval_s", "checkpoint_journal", "checkpoint_data"});
   auto& s = c.cache;
   if (auto v = r.str(t, p, "path")) s.path = *v;
   if (auto v = r.size(t, p, "size")) s.size = *v;
@@ -383,6 +386,7 @@ void read_cache(Reader& r, const YAML::Node& t, Config& c) {
   if (auto v = r.integer<uint32_t>(t, p, "fetch_concurrency", 1, 256)) s.fetch_concurrency = *v;
   if (auto v = r.integer<uint32_t>(t, p, "read_ahead_chunks", 0, 256)) s.read_ahead_chunks = *v;
   if (auto v = r.integer<uint32_t>(t, p, "write_wait_limit_s", 1, 3600)) s.write_wait_limit_s = *v;
+  if (auto v = r.integer<uint32_t>(t, p, "read_wait_limit_s", 1, 3600)) s.read_wait_limit_s = *v;
   if (auto v = r.integer<uint32_t>(t, p, "index_interval_ms", 10, 3'600'000))
     s.index_interval_ms = *v;
   if (auto v = r.integer<uint32_t>(t, p, "gc_grace_s", 0, 604800)) s.gc_grace_s = *v;

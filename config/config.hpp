@@ -48,6 +48,9 @@ struct SwiftSection {
   // TLS
   std::string ca_file;
   bool verify_tls = true;
+  // One attempt of one request, connect to last byte; failed attempts of idempotent requests
+  // are retried (5 attempts, backoff with jitter).
+  uint32_t request_timeout_ms = 30000;
 };
 
 struct CacheSection {
@@ -61,6 +64,7 @@ struct CacheSection {
   uint32_t fetch_concurrency = 8;     // chunk downloads in flight per LUN (misses + read-ahead)
   uint32_t read_ahead_chunks = 8;     // chunks fetched ahead of a sequential reader; 0: off
   uint32_t write_wait_limit_s = 20;   // a write waiting for cache room fails after this
+  uint32_t read_wait_limit_s = 20;    // a read waiting for Swift (cold) fails after this
   uint32_t index_interval_ms = 5000;  // debounce of index checkpoints to Swift
   uint32_t gc_grace_s = 60;           // superseded chunk objects are deleted this long after
   uint32_t orphan_grace_s = 900;      // unreferenced objects found by listing live this long

@@ -15,6 +15,7 @@ swift::SwiftConfig swift_config(const config::SwiftSection& s) {
   o.interface = s.interface;
   o.ca_file = s.ca_file;
   o.verify_tls = s.verify_tls;
+  o.request_timeout = std::chrono::milliseconds(s.request_timeout_ms);
   return o;
 }
 

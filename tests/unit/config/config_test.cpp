@@ -189,6 +189,35 @@ TEST(Config, AdminEndpointAcceptsLoopbackOnly) {
   EXPECT_NE(all_errors(noport).find("is not address:port"), std::string::npos);
 }
 
+// Issue 8: how long one Swift request may take and how long a cold read waits for Swift are
+// the operator's to set; out-of-range values are errors with their place in the file.
+TEST(Config, SwiftTimeoutAndReadWaitLimit) {
+  const std::string swift =
+      "swift: {auth_url: \"http://127.0.0.1:8080/auth/v1.0\", user: "
+      "\"a:b\", key: k, request_timeout_ms: 2500}\n";
+  auto r = load_string(std::string(kMinimal) + swift + "cache: {read_wait_limit_s: 7}\n", "t.yaml");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  ASSERT_TRUE(r.config->swift);
+  EXPECT_EQ(r.config->swift->request_timeout_ms, 2500u);
+  EXPECT_EQ(r.config->cache.read_wait_limit_s, 7u);
+  auto defaults = load_string(kMinimal, "d.yaml");
+  ASSERT_TRUE(defaults.config);
+  EXPECT_EQ(defaults.config->cache.read_wait_limit_s, 20u);
+  EXPECT_EQ(SwiftSection{}.request_timeout_ms, 30000u);
+
+  auto bad = load_string(std::string(kMinimal) +
+                             "swift: {auth_url: \"http://x/auth/v1.0\", user: \"a:b\", key: k, "
+                             "request_timeout_ms: 50}\ncache: {read_wait_limit_s: 0}\n",
+                         "bad.yaml");
+  EXPECT_FALSE(bad.config);
+  EXPECT_NE(all_errors(bad).find("swift.request_timeout_ms: must be an integer from 100 to 600000"),
+            std::string::npos)
+      << all_errors(bad);
+  EXPECT_NE(all_errors(bad).find("cache.read_wait_limit_s: must be an integer from 1 to 3600"),
+            std::string::npos)
+      << all_errors(bad);
+}
+
 TEST(Config, CacheTuningKeysAreRead) {
   const std::string text = std::string(kMinimal) + R"(cache:
   fetch_concurrency: 16
