@@ -158,15 +158,14 @@ def profiles(res):
 
 def plots(out_dir, res, qds):
     """iops_vs_qd.png and latency.png with gnuplot; returns the names written."""
-    dat = os.path.join(out_dir, "iops_vs_qd.dat")
-    with open(dat, "w") as f:
+    dat, lat = "iops_vs_qd.dat", "latency.dat"  # gnuplot runs in out_dir: relative names
+    with open(os.path.join(out_dir, dat), "w") as f:
         f.write("# qd tgt_randread sw_randread tgt_randwrite sw_randwrite (IOPS, hot, median)\n")
         for qd in qds:
             vals = [res.hot(t, rw, "4k", qd, "iops") or 0
                     for rw in ("randread", "randwrite") for t in ("tgt", "swiftness")]
             f.write(f"{qd} " + " ".join(f"{v:.0f}" for v in vals) + "\n")
-    lat = os.path.join(out_dir, "latency.dat")
-    with open(lat, "w") as f:
+    with open(os.path.join(out_dir, lat), "w") as f:
         f.write("# test p50_tgt p50_sw p99_tgt p99_sw p999_tgt p999_sw (us, hot, median)\n")
         for rw, bs, qd in [("randread", "4k", q) for q in qds] + \
                 [("randwrite", "4k", q) for q in qds] + [("seqread", "1m", None),
@@ -177,11 +176,12 @@ def plots(out_dir, res, qds):
             f.write(f'"{label}" ' + " ".join(f"{v:.1f}" for v in vals) + "\n")
     script = f"""
 set terminal pngcairo size 900,500 noenhanced
-set output '{out_dir}/iops_vs_qd.png'
+set output 'iops_vs_qd.png'
 set title '4 KiB random I/O, hot cache: IOPS vs queue depth (iscsi-loadgen, median of rounds)'
 set xlabel 'queue depth'
 set ylabel 'IOPS'
 set logscale x 2
+set yrange [0:*]
 set key top left
 set grid
 plot '{dat}' using 1:2 with linespoints lw 2 title 'tgt randread', \\
@@ -189,7 +189,8 @@ plot '{dat}' using 1:2 with linespoints lw 2 title 'tgt randread', \\
      '' using 1:4 with linespoints lw 2 dt 2 title 'tgt randwrite', \\
      '' using 1:5 with linespoints lw 2 dt 2 title 'swiftness randwrite'
 unset logscale x
-set output '{out_dir}/latency.png'
+set yrange [*:*]
+set output 'latency.png'
 set title 'Latency percentiles, hot cache (microseconds, log scale)'
 set xlabel ''
 set ylabel 'us'
@@ -203,10 +204,9 @@ plot '{lat}' using 2:xtic(1) title 'tgt p50', '' using 3 title 'swiftness p50', 
      '' using 4 title 'tgt p99', '' using 5 title 'swiftness p99', \\
      '' using 6 title 'tgt p99.9', '' using 7 title 'swiftness p99.9'
 """
-    gp = os.path.join(out_dir, "plots.gp")
-    with open(gp, "w") as f:
+    with open(os.path.join(out_dir, "plots.gp"), "w") as f:
         f.write(script)
-    subprocess.run(["gnuplot", gp], check=True, timeout=60)
+    subprocess.run(["gnuplot", "plots.gp"], cwd=out_dir, check=True, timeout=60)
     return ["iops_vs_qd.png", "latency.png"]
 
 

@@ -346,7 +346,7 @@ class Bench:
                 p = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
                                     "--sort", sort, "--percent-limit", "1.5"],
                                    capture_output=True, text=True, timeout=300)
-                tables[sort] = "\n".join(line for line in p.stdout.splitlines()
+                tables[sort] = "\n".join(line.rstrip() for line in p.stdout.splitlines()
                                          if line.strip() and not line.startswith("#"))
             self.record(dict(kind="profile", rw=rw, bs=bs, qd=qd, iops=r["iops"],
                              by_object=tables["dso"], by_symbol=tables["dso,sym"]))
