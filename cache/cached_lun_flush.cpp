@@ -81,6 +81,7 @@ Result<void> CachedLun::checkpoint_blocking() {
   if (!f) return fail("open");
   if (!(*f)->pwrite(0, body) || !(*f)->sync()) return fail("write");
   f->reset();
+  hooks_->run_blocking(kHookCheckpointBeforeRename);
   if (!fs_->rename(tmp, base + ".ckpt") || !fs_->sync_dir()) return fail("rename");
   {
     std::lock_guard lock(mu_);

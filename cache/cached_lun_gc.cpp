@@ -57,6 +57,7 @@ asio::awaitable<Result<void>> CachedLun::save_index() {
   core::PutOptions opts;
   opts.if_none_match = true;
   auto put = co_await store_->put(key, body, opts);
+  if (put) co_await hooks_->run(kHookIndexBeforePointer);
   const core::ObjectKey pointer{lun_.container, "index.pointer"};
   const std::string text = std::to_string(seq);
   const core::PutOptions plain;
@@ -112,8 +113,10 @@ asio::awaitable<void> CachedLun::collect_garbage() {
   // The records that stopped referring to these objects (clean, unmap, index saved) must be
   // on stable storage first, or a crash could replay a state that needs a deleted object.
   if (!co_await make_durable()) co_return;
+  co_await hooks_->run(kHookGcBeforeDelete);
   auto r = co_await store_->bulk_delete(keys);
   if (!r) co_return;
+  co_await hooks_->run(kHookGcAfterDelete);
   std::lock_guard lock(mu_);
   std::set<std::string> failed;
   for (const auto& [name, status] : r->errors)

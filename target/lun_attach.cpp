@@ -89,7 +89,10 @@ asio::awaitable<core::Result<AttachedLun>> attach_lun(const AttachContext& ctx,
     auto cc = cache_config(cfg, share, lun.write_cache);
     // Named first: GCC 12 destroys temporaries in a co_await expression twice (the default
     // argument of open() is one).
-    auto opening = cache::CachedLun::open(ctx.io, ctx.blocking, ctx.store, lc, cc);
+    cache::CachedLunOptions options;
+    // Pause points for the crash soak (tests/soak), from SWIFTNESS_PAUSE_AT; none when unset.
+    options.hooks = cache::Hooks::from_environment();
+    auto opening = cache::CachedLun::open(ctx.io, ctx.blocking, ctx.store, lc, cc, options);
     auto opened = co_await std::move(opening);
     if (!opened) {
       log->error("{}:{}: LUN {}: cannot attach container {}: {}", cfg.file, lun.line, lun.name,
