@@ -496,7 +496,7 @@ asio::awaitable<Result<core::LbaStatus>> CachedLun::lba_status(core::Lba lba) {
   uint64_t end = (c + 1) * chunk_blocks_;
   while (end < lun_blocks_ && mapped_chunk(end / chunk_blocks_) == m)
     end += chunk_blocks_;
-  end = std::min(end, lun_blocks_);
+  end = std::min<uint64_t>(end, lun_blocks_);
   co_return core::LbaStatus{{lba, end - lba}, m};
 }
 

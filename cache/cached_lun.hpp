@@ -112,6 +112,13 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   // Stops background work without touching local files (tests: after a simulated crash).
   boost::asio::awaitable<void> abandon();
 
+  // Grows the LUN to `size_bytes` while it is in use (`swiftness lun resize`, a SIGHUP reload):
+  // lun.meta in Swift gets the new size first, since every later attach (after a crash, or on
+  // another gateway) checks it; then the new blocks exist, and a local checkpoint records the
+  // new geometry. The SCSI layer notices the block count and raises CAPACITY DATA HAS CHANGED.
+  // Shrinking is refused (invalid_argument). One grow at a time (the caller serializes).
+  boost::asio::awaitable<core::Result<void>> grow(uint64_t size_bytes);
+
   const Uuid& uuid() const { return uuid_; }
   bool capacity_changed() const { return capacity_changed_; }
   CacheStats stats() const;
@@ -207,7 +214,7 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   Uuid uuid_{};
   uint32_t block_size_ = 0;
   uint32_t chunk_blocks_ = 0;
-  uint64_t lun_blocks_ = 0;
+  std::atomic<uint64_t> lun_blocks_{0};  // grows while running (grow())
   uint32_t pages_ = 0;
   bool capacity_changed_ = false;
   bool restored_local_ = false;

@@ -217,18 +217,19 @@ awaitable<Result<void>> FileBlockDevice::unmap(std::span<const core::LbaRange> r
 }
 
 awaitable<Result<core::LbaStatus>> FileBlockDevice::lba_status(core::Lba lba) {
-  if (lba >= geometry_.block_count) co_return block_errc::out_of_range;
+  const uint64_t count = block_count_.load(std::memory_order_acquire);
+  if (lba >= count) co_return block_errc::out_of_range;
   // A thick file is allocated end to end. (Its fallocated-but-unwritten extents may look like
   // holes to SEEK_DATA on some file systems; they are still provisioned.)
-  if (!geometry_.thin) co_return core::LbaStatus{{lba, geometry_.block_count - lba}, true};
-  co_return co_await run_blocking(blocking_, [this, lba]() -> Result<core::LbaStatus> {
+  if (!geometry_.thin) co_return core::LbaStatus{{lba, count - lba}, true};
+  co_return co_await run_blocking(blocking_, [this, lba, count]() -> Result<core::LbaStatus> {
     const uint64_t bs = geometry_.block_size;
-    const uint64_t end_bytes = geometry_.block_count * bs;
+    const uint64_t end_bytes = count * bs;
     const off_t off = off_t(lba * bs);
     off_t data = ::lseek(fd_, off, SEEK_DATA);
     if (data < 0 && errno != ENXIO) return errno_to_block(errno);
     if (data < 0 || uint64_t(data) >= end_bytes) {  // a hole to the end of the LUN
-      return core::LbaStatus{{lba, geometry_.block_count - lba}, false};
+      return core::LbaStatus{{lba, count - lba}, false};
     }
     if (data > off) {
       // Hole up to the block holding the next data; a partially allocated block counts as
@@ -238,10 +239,35 @@ awaitable<Result<core::LbaStatus>> FileBlockDevice::lba_status(core::Lba lba) {
     }
     off_t hole = ::lseek(fd_, off, SEEK_HOLE);
     if (hole < 0) return errno_to_block(errno);
-    uint64_t hole_block = std::min<uint64_t>((uint64_t(hole) + bs - 1) / bs, geometry_.block_count);
+    uint64_t hole_block = std::min<uint64_t>((uint64_t(hole) + bs - 1) / bs, count);
     if (hole_block <= lba) hole_block = lba + 1;
     return core::LbaStatus{{lba, hole_block - lba}, true};
   });
+}
+
+awaitable<Result<void>> FileBlockDevice::grow(uint64_t size_bytes) {
+  const uint64_t bs = geometry_.block_size;
+  const uint64_t old_count = block_count_.load(std::memory_order_acquire);
+  if (size_bytes % bs != 0 || size_bytes / bs < old_count)
+    co_return std::make_error_code(std::errc::invalid_argument);
+  if (size_bytes / bs == old_count) co_return Result<void>{};
+  if (geometry_.read_only) co_return block_errc::write_protected;
+  const bool thick = !geometry_.thin;
+  auto sized = co_await run_blocking(blocking_, [this, bs, old_count, size_bytes, thick]() {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return errno_to_block(errno);
+    if (uint64_t(st.st_size) < size_bytes && ::ftruncate(fd_, off_t(size_bytes)) != 0)
+      return errno_to_block(errno);
+    const uint64_t from = old_count * bs;
+    if (thick && ::fallocate(fd_, 0, off_t(from), off_t(size_bytes - from)) != 0)
+      return errno_to_block(errno);
+    // The new size must survive a crash before an initiator is told about it.
+    if (::fsync(fd_) != 0) return errno_to_block(errno);
+    return std::error_code{};
+  });
+  if (sized) co_return sized;
+  block_count_.store(size_bytes / bs, std::memory_order_release);
+  co_return Result<void>{};
 }
 
 }  // namespace swiftness::storage

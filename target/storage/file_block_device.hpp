@@ -41,13 +41,21 @@ class FileBlockDevice final : public core::BlockDevice {
   FileBlockDevice(const FileBlockDevice&) = delete;
   FileBlockDevice& operator=(const FileBlockDevice&) = delete;
 
-  core::BlockGeometry geometry() const override { return geometry_; }
+  core::BlockGeometry geometry() const override {
+    core::BlockGeometry g = geometry_;
+    g.block_count = block_count_.load(std::memory_order_acquire);
+    return g;
+  }
   boost::asio::awaitable<core::Result<void>> read(core::Lba lba, std::span<std::byte> buf) override;
   boost::asio::awaitable<core::Result<void>> write(core::Lba lba, std::span<const std::byte> buf,
                                                    core::WriteFlags flags) override;
   boost::asio::awaitable<core::Result<void>> flush(core::LbaRange range) override;
   boost::asio::awaitable<core::Result<void>> unmap(std::span<const core::LbaRange> ranges) override;
   boost::asio::awaitable<core::Result<core::LbaStatus>> lba_status(core::Lba lba) override;
+
+  // Extends the file to `size_bytes` (thick files: allocated too) while the LUN is in use; the
+  // SCSI layer notices the new block count. Shrinking is refused (invalid_argument).
+  boost::asio::awaitable<core::Result<void>> grow(uint64_t size_bytes);
 
   // How many times data was forced to stable storage (fdatasync or a RWF_DSYNC write); tests use
   // it to check that FUA and SYNCHRONIZE CACHE really sync.
@@ -56,10 +64,15 @@ class FileBlockDevice final : public core::BlockDevice {
  private:
   FileBlockDevice(int fd, core::BlockGeometry g, boost::asio::any_io_executor blocking,
                   std::shared_ptr<UringQueue> uring)
-      : fd_(fd), geometry_(g), blocking_(std::move(blocking)), uring_(std::move(uring)) {}
+      : fd_(fd),
+        geometry_(g),
+        block_count_(g.block_count),
+        blocking_(std::move(blocking)),
+        uring_(std::move(uring)) {}
 
   int fd_;
-  core::BlockGeometry geometry_;
+  core::BlockGeometry geometry_;       // block_count: see block_count_
+  std::atomic<uint64_t> block_count_;  // changes when the LUN grows
   boost::asio::any_io_executor blocking_;
   std::shared_ptr<UringQueue> uring_;  // null: writes take the pool
   std::atomic<uint64_t> syncs_{0};

@@ -146,6 +146,34 @@ TEST_F(FileBlockDeviceTest, PhysicalBlockSizeOption) {
   EXPECT_EQ(open(true)->geometry().physical_block_exponent, 0u);
 }
 
+TEST_F(FileBlockDeviceTest, GrowsInPlaceAndRefusesToShrink) {
+  auto dev = open(true, 1 << 20);
+  std::vector<std::byte> w(512, std::byte{0x5c}), r(512);
+  ASSERT_TRUE(run_sync(dev->write(2047, w, {})));
+  ASSERT_TRUE(run_sync(dev->grow(3 << 20)));
+  EXPECT_EQ(dev->geometry().block_count, (3u << 20) / 512);
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/lun"), 3u << 20);
+  ASSERT_TRUE(run_sync(dev->write(6143, w, {})));
+  ASSERT_TRUE(run_sync(dev->read(6143, r)));
+  EXPECT_EQ(r, w);
+  ASSERT_TRUE(run_sync(dev->read(2047, r)));
+  EXPECT_EQ(r, w) << "the old data stays";
+  auto hole = run_sync(dev->lba_status(4000));
+  ASSERT_TRUE(hole);
+  EXPECT_FALSE(hole->mapped) << "the new space of a thin LUN is a hole";
+  EXPECT_FALSE(run_sync(dev->grow(2 << 20)));
+  EXPECT_FALSE(run_sync(dev->grow((3 << 20) + 100)));
+  EXPECT_EQ(dev->geometry().block_count, (3u << 20) / 512);
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/lun"), 3u << 20);
+}
+
+TEST_F(FileBlockDeviceTest, ThickFileGrowsAllocated) {
+  auto dev = open(false, 1 << 20);
+  ASSERT_TRUE(run_sync(dev->grow(4 << 20)));
+  EXPECT_EQ(dev->geometry().block_count, (4u << 20) / 512);
+  EXPECT_GE(allocated_bytes(), 4u << 20);
+}
+
 TEST_F(FileBlockDeviceTest, RejectsBadGeometry) {
   FileBlockDeviceOptions o;
   o.path = dir_ + "/bad";
