@@ -42,7 +42,7 @@ namespace {
 constexpr const char* kIqn = "iqn.2026-11.io.swiftness:soak";
 constexpr uint32_t kBlockSize = 512;
 constexpr uint64_t kRangeBlocks = 32768;  // 16 MiB: twice the cache, 16 chunk objects
-constexpr const char* kXfer = "4k,1m";
+constexpr const char* kXfer = "4k,64k,1m";
 constexpr const char* kSyncEvery = "16";
 
 uint64_t env_u64(const char* name, uint64_t fallback) {
@@ -118,9 +118,11 @@ class Soak {
 
   // Load with `seed` until `kill` (run on this thread while the writer runs) returns; then
   // kill -9, restart and check. `kill` returns a description of the moment, or "" if it never
-  // came (the daemon is killed anyway and the test fails).
+  // came (the daemon is killed anyway and the test fails). With `again`, the restarted daemon
+  // is killed once more as soon as it serves (replay done; the index save and uploads of what
+  // it found dirty just starting), and started again.
   ::testing::AssertionResult crash(uint64_t seed, const std::function<std::string()>& kill,
-                                   const char* passes = "0") {
+                                   const char* passes = "0", bool again = false) {
     CommandResult writer;
     std::thread t([&, argv = writer_argv(seed, passes)] { writer = run(argv, 120s); });
     const std::string moment = kill();
@@ -137,7 +139,11 @@ class Soak {
                                            << writer.output << tail();
     }
     if (auto s = start(); !s) return s;
-    return check_after_crash(seed, moment);
+    if (again) {
+      daemon_->kill9();
+      if (auto s = start(); !s) return s;
+    }
+    return check_after_crash(seed, again ? moment + " +again" : moment);
   }
 
   ::testing::AssertionResult check_after_crash(uint64_t seed, const std::string& moment) {
@@ -161,7 +167,7 @@ class Soak {
     bench::PlanSpec spec;
     spec.first_lba = 0;
     spec.blocks = kRangeBlocks;
-    spec.sizes_in_blocks = {4096 / kBlockSize, (1u << 20) / kBlockSize};
+    spec.sizes_in_blocks = {4096 / kBlockSize, 65536 / kBlockSize, (1u << 20) / kBlockSize};
     spec.seed = seed;
     spec.phase = 0;
     spec.cdb = bench::CdbChoice::kMixed;
@@ -288,10 +294,14 @@ TEST(CrashSoak, RandomKillsUnderWriteLoadThenSwiftHoldsTheLastDurableWrites) {
     const uint64_t seed = soak.next_seed();
     // Anywhere from just after login to well into the second pass over the range.
     const int delay_ms = std::uniform_int_distribution<int>(100, 2500)(soak.rng());
-    auto r = soak.crash(seed, [&]() -> std::string {
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-      return "after " + std::to_string(delay_ms) + " ms";
-    });
+    const bool again = std::uniform_int_distribution<int>(0, 4)(soak.rng()) == 0;
+    auto r = soak.crash(
+        seed,
+        [&]() -> std::string {
+          std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+          return "after " + std::to_string(delay_ms) + " ms";
+        },
+        "0", again);
     ASSERT_TRUE(r) << "replay with SWIFTNESS_SOAK_SEED and the same iteration count";
   }
   ASSERT_TRUE(soak.swift_alone("after " + std::to_string(iterations) + " random kills"));
