@@ -45,6 +45,7 @@ struct DrainState {
 };
 
 struct LunEntry {
+  // As attached: the size may have grown since (size()).
   config::Lun cfg;
   std::shared_ptr<core::BlockDevice> device;  // the storage itself (not metered)
   std::shared_ptr<cache::CachedLun> cached;   // null for file LUNs
@@ -52,6 +53,8 @@ struct LunEntry {
   std::mutex mu;  // guards drain and busy
   DrainState drain;
   bool busy = false;  // an image import or export is running
+  // What the device says now: a reload may have grown the LUN since it was attached.
+  uint64_t size() const { return device->geometry().block_count * cfg.block_size; }
 };
 
 struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminService::State> {
@@ -75,6 +78,7 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
   std::shared_ptr<iscsi::TargetContext> target;
   std::unique_ptr<admin::HttpServer> server;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::function<asio::awaitable<ReloadOutcome>()> reload;
 
   std::shared_ptr<LunEntry> find(const std::string& key) {
     for (auto& l : luns())
@@ -97,7 +101,7 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
         return x;
       };
       const auto& io = *l->io;
-      e.gauge("swiftness_lun_size_bytes", "Size of the LUN", lun, double(l->cfg.size));
+      e.gauge("swiftness_lun_size_bytes", "Size of the LUN", lun, double(l->size()));
       e.counter("swiftness_lun_commands_total", "Read and write commands that reached storage",
                 with("op", "read"), double(io.reads.value()));
       e.counter("swiftness_lun_commands_total", "Read and write commands that reached storage",
@@ -222,7 +226,7 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
       j["id"] = l->cfg.id;
       j["name"] = l->cfg.name;
       j["backend"] = l->cfg.backend == config::Backend::swift ? "swift" : "file";
-      j["size"] = l->cfg.size;
+      j["size"] = l->size();
       j["block_size"] = l->cfg.block_size;
       j["read_only"] = l->cfg.read_only;
       j["sessions"] = sessions();
@@ -267,6 +271,24 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
     c["used_bytes"] = total_used;
     c["dirty_bytes"] = total_dirty;
     o["cache"] = std::move(c);
+    return o;
+  }
+
+  // ---- /reload ----
+  static json::value reload_json(const ReloadOutcome& r) {
+    auto list = [](const std::vector<std::string>& v) {
+      json::array a;
+      for (const auto& x : v)
+        a.emplace_back(x);
+      return a;
+    };
+    json::object o;
+    o["applied"] = r.applied;
+    o["added"] = list(r.added);
+    o["removed"] = list(r.removed);
+    o["grown"] = list(r.grown);
+    o["failed"] = list(r.failed);
+    o["errors"] = list(r.errors);
     return o;
   }
 
@@ -331,6 +353,13 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
       if (req.method != "POST") co_return admin::json_error(405, "use POST");
       co_return start_drain(req);
     }
+    if (req.path == "/reload") {
+      if (req.method != "POST") co_return admin::json_error(405, "use POST");
+      if (!reload) co_return admin::json_error(503, "the daemon is not ready to reload");
+      auto running = reload();
+      const ReloadOutcome r = co_await std::move(running);
+      co_return json_reply(reload_json(r), r.applied ? 200 : 409);
+    }
     co_return admin::json_error(404, "no such route: " + req.method + " " + req.path);
   }
 
@@ -376,10 +405,11 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
     if (!req.content_length) co_return admin::json_error(411, "Content-Length is required");
     const uint64_t len = *req.content_length;
     const uint32_t bs = l->cfg.block_size;
-    if (len > l->cfg.size || len % bs != 0)
+    const uint64_t lun_size = l->size();
+    if (len > lun_size || len % bs != 0)
       co_return admin::json_error(400, "the image must be a whole number of " + std::to_string(bs) +
                                            "-byte blocks and at most the LUN's " +
-                                           std::to_string(l->cfg.size) + " bytes");
+                                           std::to_string(lun_size) + " bytes");
     if (l->cfg.read_only) co_return admin::json_error(409, "the LUN is read-only");
     // An initiator caches what it read: writing under it would corrupt its file system.
     if (const size_t n = sessions(); n && req.param("force") != "1")
@@ -425,7 +455,7 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
     if (!l) co_return admin::json_error(404, "no such LUN");
     Busy busy;
     if (!claim(*l, busy)) co_return admin::json_error(409, "another image transfer is running");
-    const uint64_t len = l->cfg.size;
+    const uint64_t len = l->size();
     const uint32_t bs = l->cfg.block_size;
     const std::string type = "application/octet-stream";
     if (auto s = co_await sink.start(len, type); !s) co_return std::nullopt;
@@ -495,6 +525,10 @@ void AdminService::detach_lun(uint32_t id) {
 
 void AdminService::set_target(std::shared_ptr<iscsi::TargetContext> ctx) {
   state_->target = std::move(ctx);
+}
+
+void AdminService::set_reload(std::function<asio::awaitable<ReloadOutcome>()> reload) {
+  state_->reload = std::move(reload);
 }
 
 core::Result<void> AdminService::start() {

@@ -1,16 +1,20 @@
-// The daemon's side of the admin endpoint: what /metrics, /status, /drain and the image routes
-// answer, from the objects serve() wires together. serve() calls attach_lun() for each LUN (it
-// returns the metered device to hand to the SCSI layer), set_target() once the iSCSI context
-// exists, then start(). Never exposes a secret: CHAP and Swift credentials are not even kept.
+// The daemon's side of the admin endpoint: what /metrics, /status, /drain, /reload and the image
+// routes answer, from the objects serve() wires together. serve() calls attach_lun() for each
+// LUN (it returns the metered device to hand to the SCSI layer), set_target() once the iSCSI
+// context exists, set_reload(), then start(). Never exposes a secret: CHAP and Swift credentials
+// are not even kept.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "core/block_device.hpp"
 #include "core/metrics.hpp"
 #include "core/result.hpp"
+#include "target/reload_outcome.hpp"
 
 namespace swiftness::config {
 struct Config;
@@ -39,6 +43,9 @@ class AdminService {
   // keeps its entry alive until it ends).
   void detach_lun(uint32_t id);
   void set_target(std::shared_ptr<iscsi::TargetContext> ctx);
+  // POST /reload runs this (the same reload as SIGHUP) and answers with its outcome. Set before
+  // start().
+  void set_reload(std::function<boost::asio::awaitable<ReloadOutcome>()> reload);
   // Binds the Unix socket and/or the loopback port of the config's admin section.
   core::Result<void> start();
   void stop();

@@ -2,48 +2,28 @@
 
 #include <unistd.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "admin/client.hpp"
-#include "config/config.hpp"
-#include "swift/swift_store.hpp"
-#include "target/config_edit.hpp"
-#include "target/swift_wiring.hpp"
+#include "target/cli_common.hpp"
+#include "target/cli_lun_edit.hpp"
 
 namespace swiftness::target {
 
 namespace po = boost::program_options;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
+using namespace cli;
 
 namespace {
-
-constexpr const char* kDefaultConfig = "/etc/swiftness/swiftness.yaml";
-
-std::string human(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  int u = 0;
-  while (std::fabs(bytes) >= 1024 && u < 5) {
-    bytes /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
-  return buf;
-}
 
 std::string duration(double s) {
   char buf[32];
@@ -95,103 +75,6 @@ class Progress {
   Clock::time_point start_ = Clock::now();
   Clock::time_point shown_{};
 };
-
-struct Common {
-  std::string config_path = kDefaultConfig;
-  std::string socket;
-};
-
-void add_common(po::options_description& d, Common& c) {
-  d.add_options()("config,c", po::value(&c.config_path), "configuration file")(
-      "socket", po::value(&c.socket), "admin socket (default: from the configuration)");
-}
-
-std::optional<config::Config> load_config(const std::string& path) {
-  auto r = config::load_file(path);
-  for (const auto& e : r.errors)
-    std::cerr << "error: " << e.to_string() << "\n";
-  return r.config;
-}
-
-std::optional<admin::Endpoint> endpoint(const Common& c) {
-  admin::Endpoint ep;
-  if (!c.socket.empty()) {
-    ep.socket_path = c.socket;
-    return ep;
-  }
-  auto cfg = load_config(c.config_path);
-  if (!cfg) return std::nullopt;
-  ep.socket_path = cfg->admin.socket;
-  if (ep.socket_path.empty() && cfg->admin.http) {
-    ep.tcp_address = cfg->admin.http->address;
-    ep.tcp_port = cfg->admin.http->port;
-  }
-  if (ep.socket_path.empty() && ep.tcp_address.empty()) {
-    std::cerr << "swiftness: the configuration has no admin endpoint (admin.socket)\n";
-    return std::nullopt;
-  }
-  return ep;
-}
-
-// The daemon's answer as JSON, or a message on stderr and nullopt.
-std::optional<json::value> call_json(const admin::Endpoint& ep, const std::string& method,
-                                     const std::string& target, int want) {
-  admin::Client client(ep);
-  auto r = client.call(method, target);
-  if (!r) {
-    std::cerr << "swiftness: cannot reach the daemon at " << ep.describe() << ": "
-              << r.error().message() << "\n";
-    return std::nullopt;
-  }
-  boost::system::error_code ec;
-  json::value v = json::parse(r->body, ec);
-  if (r->status != want) {
-    std::string msg = r->body;
-    if (!ec && v.is_object() && v.as_object().contains("error"))
-      msg = json::value_to<std::string>(v.at("error"));
-    std::cerr << "swiftness: " << method << " " << target << ": " << r->status << " " << msg
-              << "\n";
-    return std::nullopt;
-  }
-  if (ec) {
-    std::cerr << "swiftness: the daemon's answer is not JSON\n";
-    return std::nullopt;
-  }
-  return v;
-}
-
-uint64_t u64(const json::value& o, const char* key) {
-  if (!o.is_object() || !o.as_object().contains(key)) return 0;
-  const auto& v = o.at(key);
-  if (v.is_uint64()) return v.as_uint64();
-  if (v.is_int64()) return uint64_t(std::max<int64_t>(0, v.as_int64()));
-  if (v.is_double()) return uint64_t(std::max(0.0, v.as_double()));
-  return 0;
-}
-
-std::string str(const json::value& o, const char* key) {
-  if (!o.is_object() || !o.as_object().contains(key) || !o.at(key).is_string()) return {};
-  return std::string(o.at(key).as_string());
-}
-
-bool parse(const std::vector<std::string>& args, po::options_description& d,
-           po::positional_options_description& pos, po::variables_map& vm) {
-  try {
-    po::store(po::command_line_parser(args).options(d).positional(pos).run(), vm);
-    po::notify(vm);
-    return true;
-  } catch (const po::error& e) {
-    std::cerr << "swiftness: " << e.what() << "\n" << d;
-    return false;
-  }
-}
-
-bool plain_name(const std::string& n) {
-  if (n.empty() || n.size() > 128) return false;
-  for (char c : n)
-    if (!(std::isalnum(uint8_t(c)) || c == '-' || c == '_' || c == '.')) return false;
-  return true;
-}
 
 // ---- lun list / cache status ----
 
@@ -413,104 +296,6 @@ int lun_export(const std::vector<std::string>& args) {
   return 0;
 }
 
-// ---- lun create / resize (configuration edits) ----
-
-std::optional<std::string> read_text(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-int lun_create(const std::vector<std::string>& args) {
-  Common c;
-  NewLun n;
-  po::options_description d("swiftness lun create NAME --size SIZE");
-  add_common(d, c);
-  d.add_options()("name", po::value(&n.name)->required(), "LUN name")(
-      "size", po::value(&n.size)->required(), "size, e.g. 100GiB")(
-      "container", po::value(&n.container), "Swift container (default: the name)")(
-      "block-size", po::value(&n.block_size), "512 or 4096")("chunk-size", po::value(&n.chunk_size),
-                                                             "Swift object size, 1MiB to 64MiB")(
-      "storage-policy", po::value(&n.storage_policy), "Swift storage policy of the container");
-  po::positional_options_description pos;
-  pos.add("name", 1);
-  po::variables_map vm;
-  if (!parse(args, d, pos, vm)) return 2;
-  if (!plain_name(n.name)) {
-    std::cerr << "swiftness: a LUN name is letters, digits, '-', '_' and '.'\n";
-    return 2;
-  }
-  auto text = read_text(c.config_path);
-  if (!text) {
-    std::cerr << "swiftness: cannot read " << c.config_path << "\n";
-    return 2;
-  }
-  auto edit = add_lun(*text, c.config_path, n);
-  if (!edit.error.empty()) {
-    std::cerr << "swiftness: " << edit.error << (edit.error.ends_with("\n") ? "" : "\n");
-    return 2;
-  }
-  auto cfg = config::load_string(edit.text, c.config_path).config;
-  const config::Lun& lun = cfg->luns.back();
-  // The container first: a configuration naming a container that cannot be created helps nobody.
-  {
-    boost::asio::io_context io;
-    auto store = std::make_shared<swift::SwiftStore>(io.get_executor(), swift_config(*cfg->swift));
-    const std::string container = lun.container;
-    const std::string policy = lun.storage_policy;
-    auto fut = boost::asio::co_spawn(io, store->create_container(container, policy),
-                                     boost::asio::use_future);
-    io.run();
-    auto r = fut.get();
-    if (!r) {
-      std::cerr << "swiftness: cannot create container " << container << ": " << r.error().message()
-                << "\n";
-      return 1;
-    }
-  }
-  if (auto w = replace_file(c.config_path, edit.text); !w) {
-    std::cerr << "swiftness: cannot write " << c.config_path << ": " << w.error().message() << "\n";
-    return 1;
-  }
-  std::cout << "LUN " << lun.name << " (id " << lun.id << ", " << human(double(lun.size))
-            << ") added to " << c.config_path << "; container " << lun.container
-            << " created. A running daemon attaches it when it reloads (SIGHUP).\n";
-  return 0;
-}
-
-int lun_resize(const std::vector<std::string>& args) {
-  Common c;
-  std::string name, size;
-  po::options_description d("swiftness lun resize NAME --size SIZE");
-  add_common(d, c);
-  d.add_options()("name", po::value(&name)->required(), "LUN name")(
-      "size", po::value(&size)->required(), "new size (grow only), e.g. 200GiB");
-  po::positional_options_description pos;
-  pos.add("name", 1);
-  po::variables_map vm;
-  if (!parse(args, d, pos, vm)) return 2;
-  auto text = read_text(c.config_path);
-  if (!text) {
-    std::cerr << "swiftness: cannot read " << c.config_path << "\n";
-    return 2;
-  }
-  auto edit = set_lun_size(*text, c.config_path, name, size);
-  if (!edit.error.empty()) {
-    std::cerr << "swiftness: " << edit.error << (edit.error.ends_with("\n") ? "" : "\n");
-    return 2;
-  }
-  if (auto w = replace_file(c.config_path, edit.text); !w) {
-    std::cerr << "swiftness: cannot write " << c.config_path << ": " << w.error().message() << "\n";
-    return 1;
-  }
-  std::cout << "LUN " << name << " is now " << size << " in " << c.config_path
-            << "; the daemon grows it when it attaches the LUN again (restart), and initiators "
-               "then read the new capacity.\n";
-  return 0;
-}
-
 constexpr const char* kLunUsage =
     "usage: swiftness lun list | create NAME --size S | import NAME FILE | export NAME FILE |\n"
     "                     resize NAME --size S   [--config FILE] [--socket PATH]\n";
@@ -524,10 +309,10 @@ int run_cli(const std::string& group, const std::vector<std::string>& args) {
   const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
   if (group == "lun") {
     if (sub == "list") return lun_list(rest);
-    if (sub == "create") return lun_create(rest);
+    if (sub == "create") return cli::lun_create(rest);
     if (sub == "import") return lun_import(rest);
     if (sub == "export") return lun_export(rest);
-    if (sub == "resize") return lun_resize(rest);
+    if (sub == "resize") return cli::lun_resize(rest);
     std::cerr << kLunUsage;
     return 2;
   }

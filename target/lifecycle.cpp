@@ -4,6 +4,7 @@
 // for the same reason): the frame's operator new and delete do match.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,6 +17,7 @@
 #include "cache/cached_lun.hpp"
 #include "core/log.hpp"
 #include "target/iscsi/target_context.hpp"
+#include "target/storage/file_block_device.hpp"
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
@@ -104,7 +106,22 @@ ReloadPlan plan_reload(const config::Config& run, const config::Config& next) {
     auto it = new_by_id.find(id);
     if (it == new_by_id.end()) {
       p.removed.push_back(*l);
-    } else if (lun_fields(*l) != lun_fields(*it->second)) {
+      continue;
+    }
+    const config::Lun& n = *it->second;
+    if (lun_fields(*l) == lun_fields(n)) continue;
+    config::Lun resized = *l;
+    resized.size = n.size;
+    if (lun_fields(resized) == lun_fields(n)) {
+      // Only the size changed: growing is applied in place, shrinking would lose data.
+      if (n.size > l->size)
+        p.grown.push_back(n);
+      else
+        p.refused.push_back(next.file + ":" + std::to_string(n.line) + ": LUN " +
+                            std::to_string(id) + " (" + n.name + "): shrinking from " +
+                            std::to_string(l->size) + " to " + std::to_string(n.size) +
+                            " bytes is refused: data past the new end would be lost");
+    } else {
       p.refused.push_back(next.file + ":" + std::to_string(it->second->line) + ": LUN " +
                           std::to_string(id) +
                           " changed; a LUN in use cannot change: remove it in one reload and "
@@ -140,18 +157,41 @@ Lifecycle::Lifecycle(
       target_(std::move(target)),
       luns_(std::move(luns)) {}
 
-asio::awaitable<void> Lifecycle::reload() {
+asio::awaitable<void> Lifecycle::lock() {
+  while (busy_.exchange(true, std::memory_order_acquire))
+    co_await sleep_for(std::chrono::milliseconds(20));
+}
+
+asio::awaitable<ReloadOutcome> Lifecycle::reload() {
+  co_await lock();
+  struct Unlock {
+    Lifecycle* l;
+    ~Unlock() { l->unlock(); }
+  } unlock{this};
+  co_return co_await reload_locked();
+}
+
+asio::awaitable<core::Result<void>> Lifecycle::grow(AttachedLun& lun, uint64_t size_bytes) {
+  if (lun.cached) co_return co_await lun.cached->grow(size_bytes);
+  if (lun.file) co_return co_await lun.file->grow(size_bytes);
+  co_return std::make_error_code(std::errc::not_supported);
+}
+
+asio::awaitable<ReloadOutcome> Lifecycle::reload_locked() {
+  ReloadOutcome out;
   auto log = core::logger("config");
-  log->info("SIGHUP: reloading {}", path_);
+  log->info("reloading {} (SIGHUP or POST /reload)", path_);
   auto loaded = config::load_file(path_);
   for (const auto& w : loaded.warnings)
     log->warn("{}", w.to_string());
   if (!loaded.config) {
-    for (const auto& e : loaded.errors)
+    for (const auto& e : loaded.errors) {
       log->error("{}", e.to_string());
+      out.errors.push_back(e.to_string());
+    }
     log->error("reload refused ({} errors): the running configuration stays in force",
                loaded.errors.size());
-    co_return;
+    co_return out;
   }
   config::Config next = std::move(*loaded.config);
   ReloadPlan plan = plan_reload(running_, next);
@@ -159,8 +199,10 @@ asio::awaitable<void> Lifecycle::reload() {
     for (const auto& r : plan.refused)
       log->error("{}", r);
     log->error("reload refused: the running configuration stays in force");
-    co_return;
+    out.errors = std::move(plan.refused);
+    co_return out;
   }
+  out.applied = true;
 
   if (running_.log_level != next.log_level) core::set_log_level(next.log_level);
   if (plan.login_changed) {
@@ -187,8 +229,33 @@ asio::awaitable<void> Lifecycle::reload() {
       luns_.erase(it);
       auto deadline = Clock::now() + std::chrono::seconds(next.cache.shutdown_drain_s);
       co_await detach(std::move(gone), deadline);
+      out.removed.push_back(r.name);
       break;
     }
+  }
+
+  // Grown LUNs: the device grows, and the SCSI layer raises CAPACITY DATA HAS CHANGED for
+  // every session at its next command on the LUN. A failure keeps the old size in force, so
+  // the next reload of the same file tries again.
+  for (const auto& g : plan.grown) {
+    auto it = std::find_if(luns_.begin(), luns_.end(),
+                           [&](const AttachedLun& l) { return l.config.id == g.id; });
+    if (it == luns_.end()) continue;
+    const uint64_t old_size = it->config.size;
+    const uint64_t new_size = g.size;
+    auto grown = co_await grow(*it, new_size);
+    if (!grown) {
+      log->error("{}:{}: LUN {} ({}): cannot grow from {} to {} bytes: {}", next.file, g.line, g.id,
+                 g.name, old_size, new_size, grown.error().message());
+      out.failed.push_back(g.name);
+      out.errors.push_back("LUN " + g.name + ": cannot grow: " + grown.error().message());
+      for (auto& l : next.luns)
+        if (l.id == g.id) l.size = old_size;
+      continue;
+    }
+    it->config.size = new_size;
+    log->info("LUN {} ({}) grown from {} to {} bytes", g.id, g.name, old_size, new_size);
+    out.grown.push_back(g.name);
   }
 
   if (!attach_.store && next.swift) {
@@ -205,29 +272,39 @@ asio::awaitable<void> Lifecycle::reload() {
     auto r = co_await std::move(attaching);
     if (!r) {
       failed.push_back(a);
+      out.errors.push_back("LUN " + a.name + ": cannot attach: " + r.error().message());
       continue;
     }
     if (!target_->devices->add_logical_unit(r->spec)) {
       log->error("LUN {} already exists", a.id);
       failed.push_back(a);
+      out.errors.push_back("LUN " + a.name + ": LUN " + std::to_string(a.id) + " already exists");
       continue;
     }
     log->info("LUN {} ({}) added", a.id, a.name);
+    out.added.push_back(a.name);
     luns_.push_back(std::move(*r));
   }
   // What is in force: the new file, less the LUNs that could not attach (a later reload with
   // the same file tries them again).
-  for (const auto& f : failed)
+  for (const auto& f : failed) {
     std::erase_if(next.luns, [&](const config::Lun& l) { return l.id == f.id; });
+    out.failed.push_back(f.name);
+  }
   running_ = std::move(next);
-  log->info("reload done: {} LUNs added, {} removed{}", plan.added.size() - failed.size(),
-            plan.removed.size(), failed.empty() ? "" : ", some could not attach (see above)");
+  log->info("reload done: {} LUNs added, {} removed, {} grown{}", out.added.size(),
+            out.removed.size(), out.grown.size(),
+            out.failed.empty() ? "" : ", some could not attach or grow (see above)");
+  co_return out;
 }
 
 asio::awaitable<void> Lifecycle::detach(AttachedLun lun, Clock::time_point drain_deadline) {
   auto log = core::logger("main");
   std::weak_ptr<const void> lu = target_->devices->remove_logical_unit(lun.config.id);
   lun.spec.device.reset();
+  lun.file.reset();
+  // Out of /status and /metrics now: the LUN no longer exists for initiators either.
+  if (attach_.on_detach) attach_.on_detach(lun.config.id);
   // Commands on it may still run: let them finish (bounded), then nothing else touches it.
   if (!co_await wait_idle(lu, Clock::now() + std::chrono::seconds(30)))
     log->warn("LUN {}: commands still running after 30 s; detaching anyway", lun.config.id);
@@ -253,6 +330,7 @@ asio::awaitable<void> Lifecycle::detach(AttachedLun lun, Clock::time_point drain
 }
 
 asio::awaitable<void> Lifecycle::shutdown() {
+  co_await lock();  // a reload in progress finishes first; nothing unlocks: the end
   // One deadline for all: N LUNs must not take N times shutdown_drain_s (TimeoutStopSec).
   const auto deadline = Clock::now() + std::chrono::seconds(running_.cache.shutdown_drain_s);
   std::vector<AttachedLun> all = std::move(luns_);

@@ -1,8 +1,10 @@
-// What changes while the daemon runs: SIGHUP reloads the configuration (added LUNs appear,
-// removed ones are drained and detached, CHAP and the allowed initiators apply to new logins),
-// and SIGTERM/SIGINT drain dirty data to Swift up to cache.shutdown_drain_s before exiting.
+// What changes while the daemon runs: SIGHUP (or POST /reload on the admin endpoint) reloads
+// the configuration (added LUNs appear, removed ones are drained and detached, grown ones grow in
+// place, CHAP and the allowed initiators apply to new logins), and SIGTERM/SIGINT drain dirty
+// data to Swift up to cache.shutdown_drain_s before exiting.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
@@ -12,6 +14,7 @@
 
 #include "config/config.hpp"
 #include "target/lun_attach.hpp"
+#include "target/reload_outcome.hpp"
 
 namespace swiftness::iscsi {
 struct TargetContext;
@@ -23,6 +26,7 @@ namespace swiftness::target {
 struct ReloadPlan {
   std::vector<config::Lun> added;
   std::vector<config::Lun> removed;
+  std::vector<config::Lun> grown;    // only `size` changed, and it grew: the new entries
   std::vector<std::string> refused;  // "luns[0]: ..." reasons the new file cannot be applied live
   bool login_changed = false;        // CHAP, mutual CHAP, discovery CHAP, allowed initiators
 };
@@ -37,9 +41,9 @@ class Lifecycle {
       std::function<std::shared_ptr<core::ObjectStore>(const config::SwiftSection&)> make_store,
       std::shared_ptr<iscsi::TargetContext> target, std::vector<AttachedLun> luns);
 
-  // SIGHUP: re-reads and validates the file; on any error logs every one and keeps running as
-  // before. Reloads never overlap (the caller runs them one after the other).
-  boost::asio::awaitable<void> reload();
+  // SIGHUP or POST /reload: re-reads and validates the file; on any error logs every one and
+  // keeps running as before. Reloads (and shutdown) never overlap: a second caller waits.
+  boost::asio::awaitable<ReloadOutcome> reload();
   // SIGTERM/SIGINT, after the portals stopped accepting and the connections were dropped: waits
   // (bounded) for commands still running, drains every Swift LUN to one shared deadline, then
   // closes the caches. Whatever is still dirty stays in the cache journal; it is logged.
@@ -50,6 +54,11 @@ class Lifecycle {
  private:
   boost::asio::awaitable<void> detach(AttachedLun lun,
                                       std::chrono::steady_clock::time_point drain_deadline);
+  boost::asio::awaitable<core::Result<void>> grow(AttachedLun& lun, uint64_t size_bytes);
+  boost::asio::awaitable<ReloadOutcome> reload_locked();
+  // Waits while another reload or the shutdown runs (polled: these are rare and slow).
+  boost::asio::awaitable<void> lock();
+  void unlock() { busy_.store(false, std::memory_order_release); }
 
   std::string path_;
   config::Config running_;
@@ -57,6 +66,7 @@ class Lifecycle {
   std::function<std::shared_ptr<core::ObjectStore>(const config::SwiftSection&)> make_store_;
   std::shared_ptr<iscsi::TargetContext> target_;
   std::vector<AttachedLun> luns_;
+  std::atomic<bool> busy_{false};
 };
 
 }  // namespace swiftness::target

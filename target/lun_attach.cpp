@@ -77,6 +77,7 @@ asio::awaitable<core::Result<AttachedLun>> attach_lun(const AttachContext& ctx,
       co_return dev.error();
     }
     device = *dev;
+    out.file = *dev;
   } else {
     if (!ctx.store) co_return std::make_error_code(std::errc::invalid_argument);
     cache::LunConfig lc;

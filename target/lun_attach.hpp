@@ -18,6 +18,9 @@ class CachedLun;
 namespace swiftness::core {
 class ObjectStore;
 }
+namespace swiftness::storage {
+class FileBlockDevice;
+}
 
 namespace swiftness::target {
 
@@ -25,6 +28,8 @@ struct AttachedLun {
   config::Lun config;
   scsi::LogicalUnitSpec spec;                // spec.device is what the SCSI layer uses
   std::shared_ptr<cache::CachedLun> cached;  // Swift LUNs only: drained and closed at the end
+  // File LUNs only, to grow them.
+  std::shared_ptr<storage::FileBlockDevice> file;
 };
 
 // Lets the caller put a wrapper between the SCSI layer and the device (metrics).
@@ -36,6 +41,9 @@ struct AttachContext {
   boost::asio::any_io_executor blocking;  // pread/pwrite/fdatasync
   std::shared_ptr<core::ObjectStore> store;
   DeviceWrapper wrap;  // may be empty
+  // Called when a LUN is detached (reload, shutdown), after the SCSI layer let go of it; may be
+  // empty.
+  std::function<void(uint32_t id)> on_detach;
 };
 
 // `cache_share` is this LUN's slice of cache.size (the cache is shared evenly between Swift

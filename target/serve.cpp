@@ -113,6 +113,7 @@ int serve(const ServeOptions& opts) {
                          std::shared_ptr<cache::CachedLun> cached) {
     return admin.attach_lun(lun, std::move(dev), std::move(cached));
   };
+  attach.on_detach = [&admin](uint32_t id) { admin.detach_lun(id); };
   for (const auto& lun : cfg.luns)
     if (lun.backend == config::Backend::swift && !attach.store)
       attach.store = make_store(*cfg.swift);
@@ -134,6 +135,9 @@ int serve(const ServeOptions& opts) {
   iscsi::Server server(io.get_executor(), ctx);
   if (auto r = server.listen(); !r) return finish(1);
   admin.set_target(ctx);
+  // The reload behind SIGHUP and POST /reload (lun create, lun resize): one code path.
+  Lifecycle life(opts.config_path, cfg, attach, make_store, ctx, std::move(attached));
+  admin.set_reload([&life]() { return life.reload(); });
   if (auto r = admin.start(); !r) return finish(1);
 
   std::string listening;
@@ -159,7 +163,6 @@ int serve(const ServeOptions& opts) {
   // waits in the signal_set). SIGHUP reloads; SIGTERM/SIGINT: no new logins, sessions dropped,
   // dirty data drained to Swift up to cache.shutdown_drain_s; what is still dirty stays safe in
   // the cache journal for the next start.
-  Lifecycle life(opts.config_path, cfg, attach, make_store, ctx, std::move(attached));
   std::promise<int> stopped;
   asio::co_spawn(
       asio::make_strand(io),

@@ -422,6 +422,7 @@ TEST(Admin, LunCreateAndResizeEditTheConfiguration) {
   auto cr = cli({"lun", "create", "newvol", "--size", "32MiB", "--container", container, "--config",
                  cfg.string()});
   ASSERT_EQ(cr.exit_code, 0) << cr.output;
+  EXPECT_NE(cr.output.find("No daemon answers at"), std::string::npos) << cr.output;
   std::ifstream in(cfg);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text.rfind(yaml.substr(0, yaml.find("# trailing")), 0), 0u)
@@ -459,5 +460,58 @@ TEST(Admin, LunCreateAndResizeEditTheConfiguration) {
   auto st = json::parse(
       unix_http((dir.path() / "state" / "admin.sock").string(), "GET", "/status")->body);
   EXPECT_EQ(json::value_to<uint64_t>(st.at("luns").at(1).at("size")), 48ull << 20);
+  EXPECT_EQ(d.stop(60s), 0) << d.log();
+}
+
+// ~6 s: with the daemon running, `lun create` makes it reload at once (POST /reload) and says
+// the LUN is attached; /status lists it and it takes an image. A create whose reload is refused
+// (the file also changes something only a restart applies) says so and exits 1.
+TEST(Admin, LunCreateAttachesToTheRunningDaemon) {
+  auto env = swift_aio_env();
+  ASSERT_TRUE(env);
+  TempDir dir;
+  Options o;
+  o.container = unique_container("live");
+  o.lun_size = "64MiB";
+  o.cache_size = "128MiB";
+  Daemon d(dir.path(), config(*env, o));
+  ASSERT_TRUE(d.start(60s)) << d.log();
+  const std::string cfg = (dir.path() / "swiftness.yaml").string();
+  const std::string container = unique_container("added");
+  auto cr = cli({"lun", "create", "added", "--size", "32MiB", "--container", container,
+                 "--chunk-size", "1MiB", "--config", cfg});
+  ASSERT_EQ(cr.exit_code, 0) << cr.output << d.log();
+  EXPECT_NE(cr.output.find("attached it as LUN 1"), std::string::npos) << cr.output;
+  auto st = status(d);
+  ASSERT_TRUE(st.is_object());
+  ASSERT_EQ(st.at("luns").as_array().size(), 2u) << json::serialize(st);
+  EXPECT_EQ(jstr(st.at("luns").at(1).at("name")), "added");
+  EXPECT_EQ(json::value_to<uint64_t>(st.at("luns").at(1).at("size")), 32ull << 20);
+  // It serves data: an image goes in.
+  const fs::path image = dir.path() / "small.img";
+  std::ofstream(image) << std::string(1 << 20, 'x');
+  auto imp = cli({"lun", "import", "added", image.string(), "--config", cfg}, 60s);
+  EXPECT_EQ(imp.exit_code, 0) << imp.output;
+
+  // A reload the daemon refuses: the file moved the portal as well.
+  std::string text;
+  {
+    std::ifstream in(cfg);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const auto at = text.find("127.0.0.1:0");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 11, "127.0.0.1:1");
+  {
+    std::ofstream out(cfg);
+    out << text;
+  }
+  auto refused = cli({"lun", "create", "third", "--size", "32MiB", "--container",
+                      unique_container("third"), "--chunk-size", "1MiB", "--config", cfg});
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("did not attach third"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("target.portals: cannot change while running"), std::string::npos)
+      << refused.output;
+  EXPECT_EQ(status(d).at("luns").as_array().size(), 2u);
   EXPECT_EQ(d.stop(60s), 0) << d.log();
 }

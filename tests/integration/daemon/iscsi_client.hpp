@@ -93,6 +93,29 @@ class IscsiClient {
         write ? iscsi_write16_sync(ctx_, lun_, lba, buf.data(), uint32_t(buf.size()), 512, 0, 0, 0,
                                    0, 0)
               : iscsi_read16_sync(ctx_, lun_, lba, uint32_t(buf.size()), 512, 0, 0, 0, 0, 0);
+    return outcome(t, write, &buf);
+  }
+
+  // TEST UNIT READY, answered as it comes (no retry): unit-attention tests look at the first
+  // command after an event.
+  Outcome test_unit_ready() { return outcome(iscsi_testunitready_sync(ctx_, lun_), false, {}); }
+
+  // READ CAPACITY (16): the number of logical blocks, or nullopt (and why in `o`).
+  std::optional<uint64_t> read_capacity(Outcome* o = nullptr) {
+    scsi_task* t = iscsi_readcapacity16_sync(ctx_, lun_);
+    std::optional<uint64_t> blocks;
+    if (t && t->status == SCSI_STATUS_GOOD) {
+      if (auto* rc = static_cast<scsi_readcapacity16*>(scsi_datain_unmarshall(t)))
+        blocks = rc->returned_lba + 1;
+    }
+    Outcome got = outcome(t, false, {});
+    if (o) *o = got;
+    return blocks;
+  }
+
+ private:
+  // Frees `t`.
+  Outcome outcome(scsi_task* t, bool write, std::vector<uint8_t>* buf) {
     Outcome o;
     if (!t) {
       o.error = std::string("no task: ") + iscsi_get_error(ctx_);
@@ -100,12 +123,12 @@ class IscsiClient {
     }
     if (t->status == SCSI_STATUS_GOOD) {
       o.ok = true;
-      if (!write) {
-        if (t->datain.size != int(buf.size())) {
+      if (!write && buf) {
+        if (t->datain.size != int(buf->size())) {
           o.ok = false;
           o.error = "short read";
         } else {
-          std::memcpy(buf.data(), t->datain.data, buf.size());
+          std::memcpy(buf->data(), t->datain.data, buf->size());
         }
       }
     } else if (t->status == SCSI_STATUS_CHECK_CONDITION &&
@@ -121,7 +144,6 @@ class IscsiClient {
     return o;
   }
 
- private:
   IscsiClient() = default;
   iscsi_context* ctx_ = nullptr;
   int lun_ = 0;

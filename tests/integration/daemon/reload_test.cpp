@@ -12,8 +12,10 @@
 #include <random>
 #include <thread>
 
+#include "tests/integration/admin/admin_client.hpp"
 #include "tests/integration/daemon/iscsi_client.hpp"
 #include "tests/integration/support/process.hpp"
+#include "tests/integration/support/wait.hpp"
 #include "tests/integration/swift/swift_aio_env.hpp"
 
 using namespace swiftness::testing;
@@ -23,16 +25,6 @@ namespace {
 
 constexpr const char* kIqn = "iqn.2026-11.io.swiftness:reload";
 constexpr int kReportedLunsChanged = 0x3f0e;
-
-template <class F>
-bool wait_until(F pred, std::chrono::seconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
 
 std::string base(const std::string& target_extra, const std::string& swift) {
   return std::string("target:\n  iqn: ") + kIqn + "\n  portals: [\"127.0.0.1:0\"]\n" +
@@ -56,11 +48,19 @@ CommandResult rwverify(const Daemon& d, int lun, std::vector<std::string> args) 
   return run(argv, 120s);
 }
 
-size_t count(const std::string& hay, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1))
-    ++n;
-  return n;
+// What the admin endpoint says about a LUN: in /status (by name) and in /metrics (by id).
+struct Listed {
+  bool status = false;
+  bool metrics = false;
+};
+Listed listed(const Daemon& d, const std::string& name, const std::string& id) {
+  const std::string sock = (d.dir() / "state" / "admin.sock").string();
+  Listed l;
+  auto st = unix_http(sock, "GET", "/status");
+  auto me = unix_http(sock, "GET", "/metrics");
+  l.status = st && st->body.find("\"name\":\"" + name + "\"") != std::string::npos;
+  l.metrics = me && me->body.find("lun=\"" + id + "\"") != std::string::npos;
+  return l;
 }
 
 }  // namespace
@@ -97,6 +97,8 @@ TEST(Reload, AddAndRemoveASwiftLunUnderLoadOnLunZero) {
       << daemon.log();
   auto w = rwverify(daemon, 1, {"--write-only", "--seed", "5", "--range", "0:16384"});
   ASSERT_EQ(w.exit_code, 0) << w.output << daemon.log();
+  EXPECT_TRUE(listed(daemon, "vol1", "1").status) << "an added LUN is in /status";
+  EXPECT_TRUE(listed(daemon, "vol1", "1").metrics) << "an added LUN is in /metrics";
 
   // 2. A bad file: every error logged, nothing changes.
   daemon.rewrite_config(two + "  - {id: 1, name: dup, backend: file, path: x, size: 1GiB}\n" +
@@ -122,6 +124,9 @@ TEST(Reload, AddAndRemoveASwiftLunUnderLoadOnLunZero) {
       << daemon.log();
   EXPECT_NE(daemon.log().find("LUN 1 (vol1): drained"), std::string::npos) << daemon.log();
   EXPECT_EQ(luns_of(daemon), (std::vector<uint64_t>{0}));
+  EXPECT_FALSE(listed(daemon, "vol1", "1").status) << "a removed LUN leaves /status";
+  EXPECT_FALSE(listed(daemon, "vol1", "1").metrics) << "a removed LUN leaves /metrics";
+  EXPECT_TRUE(listed(daemon, "disk0", "0").status);
 
   // 4. Back again with its cache file gone: what it reads can only come from Swift.
   std::filesystem::remove_all(dir.path() / "cache");
