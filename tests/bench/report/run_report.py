@@ -270,9 +270,10 @@ class Bench:
                     self.loadgen_run(t, self.targets[t].url, rw, bs, qd, "hot", rnd,
                                      ["--duration", str(m["duration"]), "--ramp", str(m["ramp"])])
 
-    def raw_swift(self, swift_env, size, rnd):
+    def raw_swift(self, swift_env, size, rnd, phase):
         """swift_bench: PUT then GET of chunk-sized objects, FLUSH_CONCURRENCY streams, through
-        the project's Swift client and through curl."""
+        the project's Swift client and through curl. Run next to each drain (its PUT figures
+        count) and each cold read (its GET figures count), so each pair sees the same load."""
         objects = max(1, size // (CHUNK_MIB << 20) // FLUSH_CONCURRENCY)
         args = [os.path.join(self.a.build, "tests", "bench", "swift", "swift_bench"),
                 "--auth-url", swift_env["SWIFT_AUTH_URL"], "--user", swift_env["SWIFT_USER"],
@@ -286,12 +287,12 @@ class Bench:
             raise RuntimeError(f"swift_bench exited {p.returncode}: {p.stderr[-300:]}")
         for m in re.finditer(r"^(client|curl) (PUT|GET)\s+([\d.]+) MiB/s\s+([\d.]+) CPU s/GiB",
                              p.stdout, re.M):
-            r = dict(kind="raw", round=rnd, client=m.group(1), op=m.group(2),
+            r = dict(kind="raw", phase=phase, round=rnd, client=m.group(1), op=m.group(2),
                      mib_s=float(m.group(3)), cpu_s_per_gib=float(m.group(4)),
                      streams=FLUSH_CONCURRENCY, object_mib=CHUNK_MIB,
                      mib=objects * FLUSH_CONCURRENCY * CHUNK_MIB)
             self.record(r)
-            log(f"  raw {r['client']:6} {r['op']} {r['mib_s']:7.1f} MiB/s")
+            log(f"  raw {r['client']:6} {r['op']} {r['mib_s']:7.1f} MiB/s ({phase} round {rnd})")
 
     def drain(self, rnd):
         sw = self.targets["swiftness"]
@@ -312,8 +313,10 @@ class Bench:
         self.record(r)
         log(f"  drain {start >> 20} MiB in {seconds:.2f} s: {r['mib_s']} MiB/s")
 
-    def cold(self, m, size, rnd):
+    def cold(self, m, size, swift_env, rnd):
         sw = self.targets["swiftness"]
+        if rnd % 2:
+            self.raw_swift(swift_env, size, rnd, "cold")
         for rw, bs, qd, extra in (
                 ("seqread", "1m", SEQ_QD, ["--duration", "0", "--ops", str(size >> 20)]),
                 ("randread", "4k", max(m["qds"]), ["--duration", str(m["duration"])])):
@@ -321,6 +324,8 @@ class Bench:
             sw.wipe_cache()
             sw.start()
             self.loadgen_run("swiftness", sw.url, rw, bs, qd, "cold", rnd, extra)
+            if rw == "seqread" and rnd % 2 == 0:
+                self.raw_swift(swift_env, size, rnd, "cold")
 
     def profile(self, m):
         """perf samples of the daemon (flat, no call graphs: the build has no frame pointers)
@@ -528,17 +533,17 @@ def main():
                               ["--duration", "0", "--ops", str(size >> 20)])
             if rnd % 2:
                 b.drain(rnd)
-                b.raw_swift(swift_env, size, rnd)
+                b.raw_swift(swift_env, size, rnd, "drain")
             else:
-                b.raw_swift(swift_env, size, rnd)
+                b.raw_swift(swift_env, size, rnd, "drain")
                 b.drain(rnd)
         b.hot(m)
         if m["profile"]:
             log("perf profiles of the daemon")
             b.profile(m)
-        log("cold cache (SIGTERM drain, wipe, restart)")
+        log("cold cache (SIGTERM drain, wipe, restart) vs raw GET")
         for rnd in range(1, rounds_swift + 1):
-            b.cold(m, size, rnd)
+            b.cold(m, size, swift_env, rnd)
         if m["vm_rounds"]:
             # The cold sequential read left the whole LUN in the cache again: hot for fio too.
             b.loadgen_run("swiftness", sw.url, "seqread", "1m", SEQ_QD, "warm", 0,
