@@ -51,7 +51,7 @@ def main():
                 problems.append(f"{png} is not a plot")
         with open(os.path.join(out, "results.jsonl")) as f:
             rs = [json.loads(l) for l in f]
-        hot = [r for r in rs if r.get("phase") == "hot"]
+        hot = [r for r in rs if r.get("kind") == "loadgen" and r["phase"] == "hot"]
         # 2 QDs x 2 random tests + 2 sequential ones, for each target.
         if len(hot) != 12 or any(r["errors"] or r["iops"] <= 0 for r in hot):
             problems.append(f"{len(hot)} hot loadgen runs (want 12, all without errors)")
@@ -62,10 +62,12 @@ def main():
         drains = [r for r in rs if r.get("kind") == "drain"]
         if len(drains) != 1 or drains[0]["bytes"] <= 0 or drains[0]["left_dirty"] != 0:
             problems.append(f"drain: {drains}")
-        raw = {(r["client"], r["op"]) for r in rs if r.get("kind") == "raw"}
-        if raw != {("client", "PUT"), ("client", "GET"), ("curl", "PUT"), ("curl", "GET")}:
+        # Next to the drain and next to the cold read: PUT and GET through both clients each.
+        raw = {(r["phase"], r["client"], r["op"]) for r in rs if r.get("kind") == "raw"}
+        if raw != {(p, c, o) for p in ("drain", "cold") for c in ("client", "curl")
+                   for o in ("PUT", "GET")}:
             problems.append(f"raw Swift measurements: {raw}")
-        cold = [r for r in rs if r.get("phase") == "cold"]
+        cold = [r for r in rs if r.get("kind") == "loadgen" and r["phase"] == "cold"]
         seq = [r for r in cold if r["rw"] == "seqread"]
         if len(cold) != 2 or not seq or seq[0]["ops"] != 64 or any(r["errors"] for r in cold):
             problems.append(f"cold runs: {[(r['rw'], r['ops'], r['errors']) for r in cold]}")
