@@ -108,6 +108,7 @@ struct HttpClient::Impl {
     asio::steady_timer timer;
     std::unique_ptr<Connection> handed;
     bool granted = false;
+    bool urgent = false;
   };
 
   Impl(asio::any_io_executor e, TlsOptions t, std::size_t max)
@@ -152,23 +153,44 @@ struct HttpClient::Impl {
     return c;
   }
 
+  // Reads (GET, HEAD) are what an initiator's command waits for; uploads run in the background,
+  // flush_concurrency of them per LUN, and on a slow Swift each holds its connection for long.
+  // So the other requests may hold at most max - reserve connections, urgent ones all of them,
+  // and urgent waiters are served first: a read never queues behind a pool full of PUTs
+  // (issue 8: cold reads timed out behind uploads under added latency).
+  std::size_t limit(bool urgent) const {
+    const std::size_t reserve =
+        max_per_endpoint >= 2 ? std::max<std::size_t>(1, max_per_endpoint / 4) : 0;
+    return urgent ? max_per_endpoint : max_per_endpoint - reserve;
+  }
+
   asio::awaitable<core::Result<std::unique_ptr<Connection>>> acquire(const Endpoint& ep,
-                                                                     Clock::time_point deadline) {
+                                                                     Clock::time_point deadline,
+                                                                     bool urgent) {
     Pool& pool = pools[ep];
-    while (!pool.idle.empty()) {
-      auto c = std::move(pool.idle.back());
-      pool.idle.pop_back();
-      if (!looks_alive(c->tcp().socket())) continue;
-      ++pool.busy;
-      co_return c;
-    }
-    if (pool.busy + pool.idle.size() < max_per_endpoint) {
-      ++pool.busy;
-      co_return make_connection(ep);
+    if (pool.busy < limit(urgent)) {
+      while (!pool.idle.empty()) {
+        auto c = std::move(pool.idle.back());
+        pool.idle.pop_back();
+        if (!looks_alive(c->tcp().socket())) continue;
+        ++pool.busy;
+        co_return c;
+      }
+      if (pool.busy + pool.idle.size() < max_per_endpoint) {
+        ++pool.busy;
+        co_return make_connection(ep);
+      }
     }
     Waiter w(ex);
+    w.urgent = urgent;
     w.timer.expires_at(deadline);
-    pool.waiters.push_back(&w);
+    if (urgent) {  // after the urgent ones already waiting, before the rest
+      auto at = std::find_if(pool.waiters.begin(), pool.waiters.end(),
+                             [](const Waiter* x) { return !x->urgent; });
+      pool.waiters.insert(at, &w);
+    } else {
+      pool.waiters.push_back(&w);
+    }
     co_await w.timer.async_wait(kTuple);
     if (!w.granted) {
       std::erase(pool.waiters, &w);
@@ -181,7 +203,9 @@ struct HttpClient::Impl {
   void release(const Endpoint& ep, std::unique_ptr<Connection> c, bool reusable) {
     Pool& pool = pools[ep];
     if (!reusable) c.reset();
-    if (!pool.waiters.empty()) {  // the slot passes to the first waiter; busy stays the same
+    // The slot passes to the first waiter (busy stays the same): an urgent one, or any while the
+    // others' limit allows it.
+    if (!pool.waiters.empty() && (pool.waiters.front()->urgent || pool.busy - 1 < limit(false))) {
       Waiter* w = pool.waiters.front();
       pool.waiters.pop_front();
       w->granted = true;
@@ -336,7 +360,8 @@ asio::awaitable<core::Result<HttpResponse>> HttpClient::exchange(const Endpoint&
   if (ep.tls) {
     if (auto ec = m.init_ssl()) co_return ec;
   }
-  auto acquired = co_await m.acquire(ep, deadline);
+  const bool urgent = req.method == "GET" || req.method == "HEAD";
+  auto acquired = co_await m.acquire(ep, deadline, urgent);
   if (!acquired) co_return acquired.error();
   std::unique_ptr<Connection> conn = std::move(*acquired);
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <thread>
 
@@ -252,6 +254,61 @@ TEST_F(HttpFaults, PoolNeverExceedsItsMaximumPerEndpoint) {
   EXPECT_EQ(server.requests().size(), 6u);
   EXPECT_LE(server.max_concurrent_connections(), 2);
   EXPECT_EQ(store.stats().connections_opened, 2u);
+}
+
+// Issue 8: on a slow Swift, uploads (flush_concurrency per LUN) held every pooled connection and
+// a cold read queued behind all of them, past the initiator's patience. Writes may now hold at
+// most max - max/4 connections and reads are served first, so the GET here is answered while
+// eight slow PUTs still wait their turn, and the pool still never exceeds its maximum.
+TEST_F(HttpFaults, AReadNeverQueuesBehindAPoolFullOfSlowUploads) {
+  FaultServer server([](const FaultRequest& r) {
+    if (r.method == "PUT") {
+      FaultReply reply{201, {{"ETag", md5(r.body)}}, ""};
+      reply.delay = milliseconds(1000);
+      return reply;
+    }
+    return ok_object();
+  });
+  auto cfg = config(server);
+  cfg.max_connections_per_endpoint = 4;
+  cfg.request_timeout = milliseconds(10000);
+  swift::SwiftStore store(ctx_.get_executor(), cfg);
+  const auto body = testing::bytes_of(kBody);
+  int puts = 0;
+  for (int i = 0; i < 8; ++i) {
+    boost::asio::co_spawn(
+        ctx_,
+        [&, i]() -> boost::asio::awaitable<void> {
+          const core::ObjectKey key{"c", "p" + std::to_string(i)};
+          const core::PutOptions opts;
+          auto r = co_await store.put(key, body, opts);
+          EXPECT_TRUE(r);
+          ++puts;
+        },
+        boost::asio::detached);
+  }
+  std::chrono::steady_clock::duration get_took{};
+  int puts_done_at_get = -1;
+  boost::asio::co_spawn(
+      ctx_,
+      [&]() -> boost::asio::awaitable<void> {
+        boost::asio::steady_timer t(ctx_);
+        t.expires_after(milliseconds(200));  // the PUTs hold their connections by now
+        co_await t.async_wait(boost::asio::use_awaitable);
+        const core::ObjectKey key{"c", "o"};
+        const core::GetOptions opts;
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = co_await store.get(key, opts);
+        get_took = std::chrono::steady_clock::now() - t0;
+        puts_done_at_get = puts;
+        EXPECT_TRUE(r);
+      },
+      boost::asio::detached);
+  ctx_.run();
+  EXPECT_EQ(puts, 8);
+  EXPECT_EQ(puts_done_at_get, 0);  // it did not wait for any upload
+  EXPECT_LT(get_took, milliseconds(500));
+  EXPECT_LE(server.max_concurrent_connections(), 4);
 }
 
 TEST_F(HttpFaults, SharedByCallersOnSeveralThreads) {
