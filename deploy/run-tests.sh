@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 ./deploy/install-deps.sh
 build=${SWIFTNESS_BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# SWIFTNESS_TESTS=ON explicitly: a build directory the quickstart configured has them off.
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWIFTNESS_TESTS=ON
 cmake --build "$build"
 
 if [ "${SWIFTNESS_SANITIZE_RUN:-1}" != 0 ]; then
