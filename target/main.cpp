@@ -1,4 +1,6 @@
 // swiftness: an iSCSI target whose LUNs live in OpenStack Swift.
+#include <malloc.h>
+
 #include <boost/program_options.hpp>
 #include <iostream>
 
@@ -26,6 +28,14 @@ int usage_error(const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every command's data buffer is EDTL bytes (up to MaxBurstLength and more) from malloc. With
+  // glibc's defaults, buffers of 1 MiB come from fresh mmap()s or a heap that is trimmed on
+  // free, so the kernel faults in and zeroes their pages again for every command: 40-126 minor
+  // faults per 1 MiB WRITE, 10-40 % of the daemon's CPU on sequential I/O. Serving them from the
+  // heap and never trimming it keeps the pages: memory stays at the peak of buffers in flight,
+  // which the command window and the burst lengths bound.
+  ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 512 << 20);
   if (argc < 2) return usage_error("no command given");
   std::string cmd = argv[1];
   std::vector<std::string> rest(argv + 2, argv + argc);
