@@ -445,6 +445,7 @@ TEST(Admin, LunCreateAndResizeEditTheConfiguration) {
   EXPECT_NE(shrink.output.find("shrinking is refused"), std::string::npos) << shrink.output;
   auto grow = cli({"lun", "resize", "newvol", "--size", "48MiB", "--config", cfg.string()});
   ASSERT_EQ(grow.exit_code, 0) << grow.output;
+  EXPECT_NE(grow.output.find("No daemon answers at"), std::string::npos) << grow.output;
 
   // The daemon serves both LUNs; newvol with its new size, in the container the CLI created.
   fs::path ddir = dir.path() / "d";
