@@ -1,8 +1,11 @@
 #include "cache/hooks.hpp"
 
+#include <signal.h>
+#include <unistd.h>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
 #include <charconv>
 #include <cstdlib>
 #include <thread>
@@ -23,14 +26,18 @@ std::shared_ptr<Hooks> Hooks::from_environment() {
     const auto colon = item.rfind(':');
     unsigned ms = 0;
     const char* end = item.data() + item.size();
+    const bool kill = colon != std::string_view::npos && item.substr(colon + 1) == "kill";
     if (colon == std::string_view::npos ||
-        std::from_chars(item.data() + colon + 1, end, ms).ptr != end) {
-      core::logger("cache")->error("SWIFTNESS_PAUSE_AT: '{}' is not name:milliseconds", item);
+        (!kill && std::from_chars(item.data() + colon + 1, end, ms).ptr != end)) {
+      core::logger("cache")->error("SWIFTNESS_PAUSE_AT: '{}' is not name:milliseconds or name:kill",
+                                   item);
       continue;
     }
-    hooks->set_pause(std::string(item.substr(0, colon)), std::chrono::milliseconds(ms));
-    core::logger("cache")->warn("SWIFTNESS_PAUSE_AT: pausing {} ms at every {} (tests only)", ms,
-                                item.substr(0, colon));
+    const std::string name(item.substr(0, colon));
+    hooks->set_pause(name, kill ? std::chrono::milliseconds(-1) : std::chrono::milliseconds(ms));
+    core::logger("cache")->warn("SWIFTNESS_PAUSE_AT: {} at every {} (tests only)",
+                                kill ? std::string("SIGKILL") : std::to_string(ms) + " ms pause",
+                                name);
   }
   return hooks;
 }
@@ -39,7 +46,13 @@ std::chrono::milliseconds Hooks::pause_for(std::string_view name) {
   std::lock_guard lock(mu_);
   auto it = pauses_.find(name);
   if (it == pauses_.end()) return std::chrono::milliseconds(0);
-  core::logger("cache")->warn("pause point {}: pausing {} ms", name, it->second.count());
+  auto log = core::logger("cache");
+  if (it->second.count() < 0) {
+    log->warn("pause point {}: kill -9 of this process", name);
+    log->flush();
+    ::kill(::getpid(), SIGKILL);
+  }
+  log->warn("pause point {}: pausing {} ms", name, it->second.count());
   return it->second;
 }
 

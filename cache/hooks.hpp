@@ -5,7 +5,9 @@
 // A test that runs the whole daemon cannot install functions, so a hook point can also pause:
 // SWIFTNESS_PAUSE_AT="gc.before_delete:3000,index.before_put:3000" makes the engine log
 // "pause point <name>: pausing <ms> ms" and wait there, which gives the crash soak
-// (tests/soak) a known moment to kill -9 the daemon in. Unset, it costs nothing more.
+// (tests/soak) a known moment to kill -9 the daemon in; "<name>:kill" makes the process
+// SIGKILL itself there instead (for moments a test cannot reach from outside, such as the
+// checkpoint inside a restart). Unset, it costs nothing more.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -23,8 +25,8 @@ class Hooks {
  public:
   using Fn = std::function<boost::asio::awaitable<void>()>;
 
-  // Hooks with the pauses of the environment variable SWIFTNESS_PAUSE_AT ("name:ms,..."); a
-  // malformed item is logged and ignored.
+  // Hooks with the pauses of the environment variable SWIFTNESS_PAUSE_AT ("name:ms,..." or
+  // "name:kill"); a malformed item is logged and ignored.
   static std::shared_ptr<Hooks> from_environment();
 
   void set(const std::string& name, Fn fn) {
@@ -35,6 +37,7 @@ class Hooks {
     std::lock_guard lock(mu_);
     fns_.erase(name);
   }
+  // A negative duration: SIGKILL the process at that point.
   void set_pause(const std::string& name, std::chrono::milliseconds d) {
     std::lock_guard lock(mu_);
     pauses_[name] = d;

@@ -120,9 +120,12 @@ class Soak {
   // kill -9, restart and check. `kill` returns a description of the moment, or "" if it never
   // came (the daemon is killed anyway and the test fails). With `again`, the restarted daemon
   // is killed once more as soon as it serves (replay done; the index save and uploads of what
-  // it found dirty just starting), and started again.
+  // it found dirty just starting), and started again. With `die_in_restart_at`, the first
+  // restart kills itself at that hook point (SWIFTNESS_PAUSE_AT=<point>:kill), e.g. inside the
+  // checkpoint that follows the journal replay, and the second one must recover.
   ::testing::AssertionResult crash(uint64_t seed, const std::function<std::string()>& kill,
-                                   const char* passes = "0", bool again = false) {
+                                   const char* passes = "0", bool again = false,
+                                   const std::string& die_in_restart_at = "") {
     CommandResult writer;
     std::thread t([&, argv = writer_argv(seed, passes)] { writer = run(argv, 120s); });
     const std::string moment = kill();
@@ -138,12 +141,26 @@ class Soak {
       return ::testing::AssertionFailure() << "writer exit " << writer.exit_code << ":\n"
                                            << writer.output << tail();
     }
+    std::string how = moment;
+    if (!die_in_restart_at.empty()) {
+      const size_t from = daemon_->log().size();
+      ::setenv("SWIFTNESS_PAUSE_AT", (die_in_restart_at + ":kill").c_str(), 1);
+      const bool started = daemon_->start(60s);
+      ::unsetenv("SWIFTNESS_PAUSE_AT");
+      const std::string line = "pause point " + die_in_restart_at + ": kill -9";
+      if (started || daemon_->log().find(line, from) == std::string::npos) {
+        daemon_->kill9();
+        return ::testing::AssertionFailure()
+               << "the restart did not die in " << die_in_restart_at << tail();
+      }
+      how += " +died in restart's " + die_in_restart_at;
+    }
     if (auto s = start(); !s) return s;
     if (again) {
       daemon_->kill9();
       if (auto s = start(); !s) return s;
     }
-    return check_after_crash(seed, again ? moment + " +again" : moment);
+    return check_after_crash(seed, again ? how + " +again" : how);
   }
 
   ::testing::AssertionResult check_after_crash(uint64_t seed, const std::string& moment) {
@@ -383,5 +400,22 @@ TEST(CrashSoak, KillsDuringDrainCheckpointIndexSaveAndGarbageCollection) {
       "1");
   ASSERT_TRUE(r);
   ASSERT_TRUE(soak.swift_alone("after a kill during a drain"));
+
+  // During recovery: killed under load at a random moment, then the restart dies inside the
+  // local checkpoint that follows its journal replay (the replayed state not yet checkpointed,
+  // the old checkpoint and journal still current); the next restart must replay it all again.
+  {
+    const uint64_t s = soak.next_seed();
+    const int delay_ms = std::uniform_int_distribution<int>(300, 1500)(soak.rng());
+    auto again = soak.crash(
+        s,
+        [&]() -> std::string {
+          std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+          return "after " + std::to_string(delay_ms) + " ms";
+        },
+        "0", false, "checkpoint.before_rename");
+    ASSERT_TRUE(again);
+    ASSERT_TRUE(soak.swift_alone("after a death inside the restart's checkpoint"));
+  }
   std::printf("[soak] phases in %.1f s\n", ms_since(t0) / 1000);
 }
