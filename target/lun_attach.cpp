@@ -23,6 +23,7 @@ cache::CacheConfig cache_config(const config::Config& c, uint64_t share, bool wc
   o.fetch_concurrency = c.cache.fetch_concurrency;
   o.read_ahead_chunks = c.cache.read_ahead_chunks;
   o.write_wait_limit = std::chrono::seconds(c.cache.write_wait_limit_s);
+  o.read_wait_limit = std::chrono::seconds(c.cache.read_wait_limit_s);
   o.index_interval = std::chrono::milliseconds(c.cache.index_interval_ms);
   o.gc_grace = std::chrono::seconds(c.cache.gc_grace_s);
   o.orphan_grace = std::chrono::seconds(c.cache.orphan_grace_s);
