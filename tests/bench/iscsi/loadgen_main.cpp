@@ -56,6 +56,7 @@ struct Options {
   uint64_t seed = 1;
   std::string cdb = "auto";
   bool fua = false;
+  bool keep_going = false;
   std::string label;
 };
 
@@ -70,6 +71,7 @@ struct Config {
   Clock::time_point stop_at;
   int cdb;  // 10, 16, 0 = auto
   bool fua;
+  bool keep_going;  // a failed command is counted and its slot goes on
 };
 
 class Worker;
@@ -141,6 +143,7 @@ class Worker {
   const std::string& first_error() const { return error_; }
   Clock::time_point last_completion() const { return last_completion_; }
   int peak_at_target() const { return peak_at_target_; }
+  Clock::duration max_any() const { return max_any_; }
 
  private:
   static void on_complete(iscsi_context* ctx, int status, void* /*command_data*/, void* priv) {
@@ -198,9 +201,17 @@ class Worker {
     const auto now = Clock::now();
     scsi_task* task = s.task;
     s.task = nullptr;
+    // Every command, failed or completing after the window: what an initiator's command
+    // timeout is compared with.
+    max_any_ = std::max(max_any_, now - s.started);
     if (status != SCSI_STATUS_GOOD) {
       ++errors_;
-      note_error(describe_failure(ctx, status, task));
+      if (error_.empty()) error_ = describe_failure(ctx, status, task);
+      // A lost connection ends the run even with --keep-going (nothing to submit on).
+      if (!cfg_.keep_going ||
+          (status != SCSI_STATUS_CHECK_CONDITION && status != SCSI_STATUS_BUSY)) {
+        stopping_ = true;
+      }
     } else if (now >= cfg_.measure_from && now <= cfg_.stop_at) {
       // Count what completes inside the window; commands still in flight at the end are drained
       // but not counted, the usual convention (fio does the same).
@@ -210,7 +221,7 @@ class Worker {
       last_completion_ = now;
     }
     if (task != nullptr) scsi_free_scsi_task(task);
-    if (errors_ == 0) submit(s);
+    if (!stopping_) submit(s);
   }
 
   void note_error(const std::string& e) {
@@ -235,6 +246,7 @@ class Worker {
   std::string error_;
   Clock::time_point last_completion_{};
   int peak_at_target_ = 0;
+  Clock::duration max_any_{};
 };
 
 double cpu_seconds() {
@@ -274,6 +286,7 @@ int run(const Options& o) {
   cfg.is_write = cfg.workload == Workload::kRandWrite || cfg.workload == Workload::kSeqWrite;
   cfg.random = cfg.workload == Workload::kRandRead || cfg.workload == Workload::kRandWrite;
   cfg.fua = o.fua;
+  cfg.keep_going = o.keep_going;
   if (o.cdb == "auto")
     cfg.cdb = 0;
   else if (o.cdb == "10")
@@ -365,6 +378,7 @@ int run(const Options& o) {
   uint64_t ops = 0, errors = 0;
   Clock::time_point last{};
   std::string first_error;
+  Clock::duration max_any{};
   int qd_reached = 0;  // the lowest per-session peak: the depth every session reached
   for (auto& w : workers) {
     qd_reached = qd_reached == 0 ? w->peak_at_target() : std::min(qd_reached, w->peak_at_target());
@@ -373,6 +387,7 @@ int run(const Options& o) {
     errors += w->errors();
     last = std::max(last, w->last_completion());
     if (first_error.empty()) first_error = w->first_error();
+    max_any = std::max(max_any, w->max_any());
   }
   // Time-bounded runs divide by the window; op-bounded ones by the time until the last count.
   const auto window_end =
@@ -399,11 +414,14 @@ int run(const Options& o) {
       "{\"tool\":\"iscsi-loadgen\",\"label\":\"%s\",\"rw\":\"%s\",\"bs\":%llu,\"qd\":%d,"
       "\"sessions\":%d,\"ops\":%llu,\"seconds\":%.3f,\"iops\":%.1f,\"mbps\":%.2f,"
       "\"lat_avg_us\":%.1f,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"lat_p999_us\":%.1f,"
-      "\"lat_max_us\":%.1f,\"qd_reached\":%d,\"client_cpu_pct\":%.1f,\"errors\":%llu}\n",
+      "\"lat_max_us\":%.1f,\"lat_max_all_us\":%.1f,\"qd_reached\":%d,\"client_cpu_pct\":%.1f,"
+      "\"errors\":%llu}\n",
       json_escape(o.label).c_str(), o.rw.c_str(), static_cast<unsigned long long>(*io_bytes), o.qd,
       o.sessions, static_cast<unsigned long long>(ops), secs, iops, mbps, hist.mean() / 1000,
       us(hist.percentile(0.5)), us(hist.percentile(0.99)), us(hist.percentile(0.999)),
-      us(hist.max()), qd_reached, cpu_pct, static_cast<unsigned long long>(errors));
+      us(hist.max()),
+      us(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(max_any).count())),
+      qd_reached, cpu_pct, static_cast<unsigned long long>(errors));
   if (qd_reached < o.qd) {
     std::fprintf(stderr,
                  "iscsi-loadgen: warning: the target held at most %d commands at once, not --qd "
@@ -439,6 +457,8 @@ int main(int argc, char** argv) {
     ("cdb", po::value(&o.cdb)->default_value("auto"),
      "auto (10 when it fits, as Linux sd does) | 10 | 16")
     ("fua", po::bool_switch(&o.fua), "set FUA on writes")
+    ("keep-going", po::bool_switch(&o.keep_going),
+     "count failed commands and carry on (fault tests); the exit code is still 4")
     ("label", po::value(&o.label), "free text copied into the JSON line");
   // clang-format on
   swiftness::bench::add_connect_options(desc, o.connect, "iqn.2026-11.org.swiftness:loadgen");
