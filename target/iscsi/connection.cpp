@@ -24,6 +24,7 @@ Connection::Connection(asio::ip::tcp::socket socket, std::shared_ptr<TargetConte
       socket_(std::move(socket)),
       strand_(asio::make_strand(socket_.get_executor())),
       log_(core::logger("iscsi")),
+      drained_(strand_),
       login_timer_(strand_),
       ping_timer_(strand_) {
   boost::system::error_code ec;
@@ -52,6 +53,7 @@ void Connection::close() {
     self->socket_.close(ec);
     self->login_timer_.cancel();
     self->ping_timer_.cancel();
+    self->drained_.cancel();
   });
 }
 
@@ -66,8 +68,11 @@ awaitable<void> Connection::run() {
   asio::co_spawn(strand_, login_timer(), asio::detached);
 
   std::vector<uint8_t> buf(256 * 1024);
-  last_rx_ = std::chrono::steady_clock::now();
+  last_rx_ = last_tx_ = std::chrono::steady_clock::now();
   while (!closing_) {
+    // Responses of commands that finished meanwhile may have filled the queue.
+    if (out_bytes_ > kOutputHighWater) co_await wait_for_drain();
+    if (closing_) break;
     boost::system::error_code ec;
     size_t n = co_await socket_.async_read_some(asio::buffer(buf),
                                                 asio::redirect_error(use_awaitable, ec));
@@ -95,11 +100,14 @@ awaitable<void> Connection::run() {
         handle_login(pdu);
       else
         handle_pdu(std::move(pdu));
+      // The rest of `buf` waits: one read may hold thousands of small commands.
+      if (out_bytes_ > kOutputHighWater) co_await wait_for_drain();
     }
   }
   closing_ = true;
   login_timer_.cancel();
   ping_timer_.cancel();
+  drained_.cancel();
   // Let queued responses (a final Login Response, a Logout Response, a Reject) reach the wire.
   for (int i = 0; i < 200 && writing_; ++i) {
     asio::steady_timer t(strand_, std::chrono::milliseconds(5));
@@ -134,6 +142,18 @@ awaitable<void> Connection::login_timer() {
   }
 }
 
+awaitable<void> Connection::wait_for_drain() {
+  reading_paused_ = true;
+  while (out_bytes_ > kOutputLowWater && !closing_) {
+    // write_loop cancels the timer once the queue is low or the connection fails; the period
+    // only re-checks closing_ should a path that sets it not cancel us.
+    drained_.expires_after(std::chrono::seconds(1));
+    boost::system::error_code ec;
+    co_await drained_.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+  reading_paused_ = false;
+}
+
 awaitable<void> Connection::ping_loop() {
   auto self = shared_from_this();
   const auto& t = ctx_.config.timeouts;
@@ -144,11 +164,16 @@ awaitable<void> Connection::ping_loop() {
     if (closing_) break;
     auto now = std::chrono::steady_clock::now();
     if (ping_ttt_) {
-      if (now - ping_sent_ > t.nop_timeout && now - last_rx_ > t.nop_timeout) {
+      // Our bytes being taken off the socket is a sign of life too: while the read loop is
+      // paused for back-pressure a slow but live reader sends nothing we would see, and the
+      // ping waits behind the backlog. A peer that neither sends nor reads is dropped.
+      auto last_seen = std::max(last_rx_, last_tx_);
+      if (now - ping_sent_ > t.nop_timeout && now - last_seen > t.nop_timeout) {
         log_->warn("{}: no answer to NOP-In for {} ms, dropping the connection", peer_,
                    t.nop_timeout.count());
         closing_ = true;
         socket_.close(ec);
+        drained_.cancel();
       }
       continue;
     }
@@ -182,6 +207,7 @@ void Connection::queue(OutPdu p) {
   if (closing_ && !writing_) return;
   // Login Responses carry the login machine's own sequence numbers.
   if (logged_in_ && p.bhs.opcode() != Opcode::login_response) stamp(p.bhs);
+  out_bytes_ += queued_size(p);
   out_.push_back(std::move(p));
   if (!writing_) {
     writing_ = true;
@@ -194,11 +220,12 @@ awaitable<void> Connection::write_loop() {
   static const std::array<uint8_t, 4> kZeros{};
   std::vector<asio::const_buffer> bufs;
   while (!out_.empty()) {
-    // Send everything queued in one gathered write: fewer system calls under load.
-    size_t batch = std::min<size_t>(out_.size(), 64);
+    // Send what is queued in one gathered write: fewer system calls under load.
+    size_t batch = 0, batch_bytes = 0;
     bufs.clear();
-    for (size_t i = 0; i < batch; ++i) {
-      OutPdu& p = out_[i];
+    for (; batch < out_.size() && batch < 64 && batch_bytes < kWriteBatchBytes; ++batch) {
+      OutPdu& p = out_[batch];
+      batch_bytes += queued_size(p);
       // Digests start with the first PDU after the final Login Response (RFC 7143 §13.1).
       bool login = p.bhs.opcode() == Opcode::login_response;
       bool hd = params_.header_digest && !login;
@@ -226,11 +253,16 @@ awaitable<void> Connection::write_loop() {
     co_await asio::async_write(socket_, bufs, asio::redirect_error(use_awaitable, ec));
     if (ec) {
       out_.clear();
+      out_bytes_ = 0;
       closing_ = true;
       socket_.close(ec);
+      drained_.cancel();
       break;
     }
     out_.erase(out_.begin(), out_.begin() + long(batch));
+    out_bytes_ -= batch_bytes;
+    last_tx_ = std::chrono::steady_clock::now();
+    if (reading_paused_ && out_bytes_ <= kOutputLowWater) drained_.cancel();
   }
   writing_ = false;
 }

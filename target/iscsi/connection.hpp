@@ -97,6 +97,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> login_timer();
   boost::asio::awaitable<void> ping_loop();
+  // Parks the read loop until the output queue is back under kOutputLowWater (or closing).
+  boost::asio::awaitable<void> wait_for_drain();
+  static size_t queued_size(const OutPdu& p) {
+    return kBhsLength + (p.data.empty() ? p.owned.size() : p.data.size());
+  }
   void queue(OutPdu pdu);
   void stamp(Bhs& bhs);
   void send_reject(const Bhs& offending, RejectReason reason);
@@ -160,10 +165,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::deque<OutPdu> out_;
   bool writing_ = false;
+  // Back-pressure: a client that sends commands and never reads their answers must not make us
+  // queue them without bound. Above the high mark the read loop stops taking PDUs off the
+  // socket (TCP flow control then stops the client) until the queue drains below the low mark;
+  // a peer that takes none of it is dropped by the NOP-In timeout (ping_loop). A single READ
+  // response may exceed the high mark on its own: it is sent, reading resumes after it.
+  static constexpr size_t kOutputHighWater = 4u << 20;
+  static constexpr size_t kOutputLowWater = 1u << 20;
+  // One gathered write carries at most this much (and at least one PDU), so a slow reader shows
+  // progress (last_tx_) at least this often.
+  static constexpr size_t kWriteBatchBytes = 1u << 20;
+  size_t out_bytes_ = 0;  // queued_size() of everything in out_
+  bool reading_paused_ = false;
+  boost::asio::steady_timer drained_;  // cancelled when a paused read loop may go on
 
   boost::asio::steady_timer login_timer_;
   boost::asio::steady_timer ping_timer_;
   std::chrono::steady_clock::time_point last_rx_;
+  std::chrono::steady_clock::time_point last_tx_;  // the last completed write: the peer reads
   std::optional<uint32_t> ping_ttt_;
   std::chrono::steady_clock::time_point ping_sent_;
 };

@@ -62,6 +62,18 @@ void Connection::handle_scsi_command(Pdu pdu) {
   uint32_t imm = uint32_t(pdu.data.size());
 
   if (tasks_.count(itt)) return send_reject(b, RejectReason::task_in_progress);
+  // Immediate commands take no CmdSN (RFC 7143 §3.2.2.1), so the command window does not bound
+  // them: beyond the session's task limit they end at once with TASK SET FULL (SAM-5 5.3)
+  // instead of each getting a task and a buffer.
+  if (b.immediate() && tasks_.size() >= ctx_.config.max_tasks_per_session) {
+    Task refused;
+    refused.itt = itt;
+    refused.lun = b.lun();
+    refused.edtl = b.field32(20);
+    scsi::CommandResult full;
+    full.status = scsi::Status::task_set_full;
+    return send_result(refused, full);
+  }
   // Immediate data only when negotiated, within FirstBurstLength and EDTL (RFC 7143 §13.11).
   uint32_t edtl = b.field32(20);
   if (imm && (!write || !params_.immediate_data || imm > params_.first_burst_length || imm > edtl))
