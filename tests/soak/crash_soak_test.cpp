@@ -13,6 +13,7 @@
 // replay a run; each iteration prints one line: seed, kill moment, blocks verified.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -40,8 +41,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr const char* kIqn = "iqn.2026-11.io.swiftness:soak";
-constexpr uint32_t kBlockSize = 512;
-constexpr uint64_t kRangeBlocks = 32768;  // 16 MiB: twice the cache, 16 chunk objects
+constexpr uint64_t kRangeBytes = 16u << 20;  // twice the cache, 16 chunk objects
 constexpr const char* kXfer = "4k,64k,1m";
 constexpr const char* kSyncEvery = "16";
 
@@ -56,14 +56,21 @@ double ms_since(Clock::time_point t) {
 
 class Soak {
  public:
-  explicit Soak(const char* name)
-      : env_(swift_aio_env()),
+  // `block_size` 512 or 4096; `zstd`: compressed chunk objects (fetched whole, never by range).
+  explicit Soak(const char* name, uint32_t block_size = 512, bool zstd = false)
+      : block_size_(block_size),
+        blocks_(kRangeBytes / block_size),
+        zstd_(zstd),
+        env_(swift_aio_env()),
         container_(std::string("soak-") + name + "-" + std::to_string(std::random_device{}())),
         master_(env_u64("SWIFTNESS_SOAK_SEED", std::random_device{}())),
         rng_(master_),
-        model_(0, kRangeBlocks) {
-    std::printf("[soak %s] master seed %llu (replay: SWIFTNESS_SOAK_SEED=%llu), container %s\n",
-                name, (unsigned long long)master_, (unsigned long long)master_, container_.c_str());
+        model_(0, blocks_) {
+    std::printf(
+        "[soak %s] master seed %llu (replay: SWIFTNESS_SOAK_SEED=%llu), container %s, "
+        "%u-byte blocks%s\n",
+        name, (unsigned long long)master_, (unsigned long long)master_, container_.c_str(),
+        block_size_, zstd_ ? ", zstd" : "");
     if (env_) daemon_ = std::make_unique<Daemon>(dir_.path(), yaml());
   }
 
@@ -110,7 +117,7 @@ class Soak {
             "--seed",
             std::to_string(seed),
             "--range",
-            "0:" + std::to_string(kRangeBlocks),
+            "0:" + std::to_string(blocks_),
             "--ack-log",
             ack_path(seed),
             url()};
@@ -179,12 +186,12 @@ class Soak {
     std::string error;
     auto log = bench::read_ack_log(ack_path(seed), &error);
     if (!log) return ::testing::AssertionFailure() << "ack log: " << error;
-    auto seeds = read_seeds(url(), 0, kRangeBlocks, &error);
+    auto seeds = read_seeds(url(), 0, blocks_, &error);
     if (!seeds) return ::testing::AssertionFailure() << "read back: " << error << tail();
     bench::PlanSpec spec;
     spec.first_lba = 0;
-    spec.blocks = kRangeBlocks;
-    spec.sizes_in_blocks = {4096 / kBlockSize, 65536 / kBlockSize, (1u << 20) / kBlockSize};
+    spec.blocks = blocks_;
+    spec.sizes_in_blocks = {4096 / block_size_, 65536 / block_size_, (1u << 20) / block_size_};
     spec.seed = seed;
     spec.phase = 0;
     spec.cdb = bench::CdbChoice::kMixed;
@@ -225,11 +232,11 @@ class Soak {
     std::filesystem::remove_all(dir_.path() / "cache");
     if (auto s = start(); !s) return s;
     std::string error;
-    auto seeds = read_seeds(url(), 0, kRangeBlocks, &error);
+    auto seeds = read_seeds(url(), 0, blocks_, &error);
     if (!seeds) return ::testing::AssertionFailure() << "read from Swift: " << error << tail();
     const auto report = model_.exact(seeds->seeds);
     uint64_t written = 0;
-    for (uint64_t lba = 0; lba < kRangeBlocks; ++lba)
+    for (uint64_t lba = 0; lba < blocks_; ++lba)
       written += model_.expected(lba) != 0;
     std::printf(
         "[soak] %s: drained in %.0f ms; a fresh gateway (empty cache) reads %llu written "
@@ -285,9 +292,14 @@ class Soak {
            "  checkpoint_journal: 1MiB\n  shutdown_drain_s: 60\n"
            "state_dir: '@DIR@/state'\nlog_level: info\n"
            "luns:\n  - {id: 0, name: soak, backend: swift, container: " +
-           container_ + ", size: 64MiB, chunk_size: 1MiB}\n";
+           container_ +
+           ", size: 64MiB, chunk_size: 1MiB, block_size: " + std::to_string(block_size_) +
+           (zstd_ ? ", compression: zstd" : "") + "}\n";
   }
 
+  uint32_t block_size_;
+  uint64_t blocks_;
+  bool zstd_;
   std::optional<SwiftAioEnv> env_;
   TempDir dir_;
   std::string container_;
@@ -299,12 +311,8 @@ class Soak {
   double last_start_ms_ = 0;
 };
 
-}  // namespace
-
-TEST(CrashSoak, RandomKillsUnderWriteLoadThenSwiftHoldsTheLastDurableWrites) {
-  Soak soak("random");
-  ASSERT_TRUE(soak.ready()) << "the swift_aio fixture did not leave its environment file";
-  const uint64_t iterations = env_u64("SWIFTNESS_SOAK_ITERATIONS", 50);
+// `iterations` kills at random moments under load, then the Swift-only check.
+void random_kills(Soak& soak, uint64_t iterations) {
   const auto t0 = Clock::now();
   ASSERT_TRUE(soak.start());
   for (uint64_t i = 0; i < iterations; ++i) {
@@ -324,6 +332,22 @@ TEST(CrashSoak, RandomKillsUnderWriteLoadThenSwiftHoldsTheLastDurableWrites) {
   ASSERT_TRUE(soak.swift_alone("after " + std::to_string(iterations) + " random kills"));
   std::printf("[soak] %llu iterations in %.1f s\n", (unsigned long long)iterations,
               ms_since(t0) / 1000);
+}
+
+}  // namespace
+
+TEST(CrashSoak, RandomKillsUnderWriteLoadThenSwiftHoldsTheLastDurableWrites) {
+  Soak soak("random");
+  ASSERT_TRUE(soak.ready()) << "the swift_aio fixture did not leave its environment file";
+  random_kills(soak, env_u64("SWIFTNESS_SOAK_ITERATIONS", 50));
+}
+
+// The same with 4 KiB blocks and zstd-compressed chunk objects (whole-object fetches, another
+// codec path), a fifth of the iterations.
+TEST(CrashSoak, RandomKillsWith4KiBBlocksAndCompressedChunks) {
+  Soak soak("zstd4k", 4096, true);
+  ASSERT_TRUE(soak.ready()) << "the swift_aio fixture did not leave its environment file";
+  random_kills(soak, std::max<uint64_t>(1, env_u64("SWIFTNESS_SOAK_ITERATIONS", 50) / 5));
 }
 
 TEST(CrashSoak, KillsDuringDrainCheckpointIndexSaveAndGarbageCollection) {
