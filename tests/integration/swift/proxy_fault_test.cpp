@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <initializer_list>
 #include <memory>
 #include <random>
 #include <regex>
@@ -124,6 +125,18 @@ class ProxyFaults : public ::testing::Test {
     ASSERT_TRUE(daemon_->start(60s)) << daemon_->log();
   }
 
+  // Everything reached Swift: after the drain a gateway with an empty cache reads back each
+  // (rwverify seed, range) pattern.
+  void expect_in_swift(std::initializer_list<std::pair<const char*, const char*>> patterns) {
+    restart_cold();
+    if (HasFatalFailure()) return;
+    for (auto [seed, range] : patterns) {
+      auto v = rwverify(*daemon_, {"--verify-only", "--seed", seed, "--range", range});
+      EXPECT_EQ(v.exit_code, 0) << seed << ": " << v.output << daemon_->log();
+    }
+    EXPECT_EQ(daemon_->stop(120s), 0) << daemon_->log();
+  }
+
   // The common scenario: cold data under the fault, writes during it, recovery after it.
   // `fault` switches the fault on (and may keep changing it) for about `seconds`; the proxy's
   // counters after it must show `counter` > 0 (the fault really met the daemon's traffic).
@@ -184,13 +197,7 @@ class ProxyFaults : public ::testing::Test {
     // Nothing lost or damaged: both patterns from the cache, then from Swift alone.
     auto v1 = rwverify(d, {"--verify-only", "--seed", "41", "--range", "0:4096"});
     EXPECT_EQ(v1.exit_code, 0) << v1.output;
-    restart_cold();
-    if (HasFatalFailure()) return;
-    for (auto [seed, range] : {std::pair{"41", "0:4096"}, std::pair{"42", "16384:2048"}}) {
-      auto v = rwverify(d, {"--verify-only", "--seed", seed, "--range", range});
-      EXPECT_EQ(v.exit_code, 0) << seed << ": " << v.output << d.log();
-    }
-    EXPECT_EQ(d.stop(120s), 0) << d.log();
+    expect_in_swift({{"41", "0:4096"}, {"42", "16384:2048"}});
   }
 
   // Swift away for 60 s under write load, with a cache small enough to fill (24 MiB: 18 MiB of
@@ -244,13 +251,7 @@ class ProxyFaults : public ::testing::Test {
     std::printf("  after %s\n", after.summary().c_str());
     auto late = rwverify(d, {"--write-only", "--seed", "52", "--range", "2048:1024"});
     EXPECT_EQ(late.exit_code, 0) << late.output;
-    restart_cold();
-    if (HasFatalFailure()) return;
-    for (auto [seed, range] : {std::pair{"51", "0:1024"}, std::pair{"52", "2048:1024"}}) {
-      auto v = rwverify(d, {"--verify-only", "--seed", seed, "--range", range});
-      EXPECT_EQ(v.exit_code, 0) << seed << ": " << v.output << d.log();
-    }
-    EXPECT_EQ(d.stop(120s), 0) << d.log();
+    expect_in_swift({{"51", "0:1024"}, {"52", "2048:1024"}});
   }
 
   // Keeps changing the fault every `step` for `total`.
