@@ -27,11 +27,12 @@ struct CachedLun::FetchSlot {
 
 namespace {
 
-// How long a reader sleeps between looks at a fetch it waits for: short at first (a GET from
-// a nearby Swift takes milliseconds), then coarser.
+// How long a reader sleeps between looks at a fetch it waits for: 1 ms while a GET would
+// normally answer (a 4 MiB GET takes tens of milliseconds, and the cold-read benchmark counts
+// every one of them), coarser once Swift is being slow.
 std::chrono::milliseconds poll_interval(Clock::time_point since) {
-  return Clock::now() - since < std::chrono::milliseconds(50) ? std::chrono::milliseconds(1)
-                                                              : std::chrono::milliseconds(5);
+  return Clock::now() - since < std::chrono::milliseconds(500) ? std::chrono::milliseconds(1)
+                                                               : std::chrono::milliseconds(5);
 }
 
 // Runs `op` (a coroutine) on `ex` on its own and waits for its result until `deadline`; after
