@@ -47,6 +47,18 @@ std::vector<PageRun> slice_runs(const std::vector<PageRun>& runs, uint32_t offse
   return out;
 }
 
+// What an initiator is told when the cache file system fails (issue 8, cache-device faults).
+// SBC-3 4.7.3.7: a thin-provisioned LU that cannot allocate space for a write reports DATA
+// PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT; a full cache file system is exactly that, and
+// the LU stays write-protected (reads keep working) until a restart. A read-only file system is
+// DATA PROTECT, WRITE PROTECTED. Anything else (EIO) is the medium failing: MEDIUM ERROR, WRITE
+// ERROR or UNRECOVERED READ ERROR (SPC-4 Annex D).
+block_errc local_errc(std::error_code ec) {
+  if (ec == std::errc::no_space_on_device || ec.value() == EDQUOT) return block_errc::no_space;
+  if (ec == std::errc::read_only_file_system) return block_errc::write_protected;
+  return block_errc::medium_error;
+}
+
 }  // namespace
 
 CachedLun::CachedLun(asio::any_io_executor ex, asio::any_io_executor pool,
@@ -98,6 +110,7 @@ CacheStats CachedLun::stats() const {
   s.index_seq = state_->index_seq;
   s.dirty_chunks = state_->dirty_chunks.size();
   s.uploads_in_flight = uint64_t(std::max(0, uploads_in_flight_.load()));
+  s.writes_stopped = failed_;
   for (const auto& [id, c] : state_->chunks)
     s.chunk_objects += c.object.exists();
   return s;
@@ -136,7 +149,7 @@ asio::awaitable<Result<std::vector<PageRun>>> CachedLun::allocate_pages(uint32_t
   for (;;) {
     {
       std::lock_guard lock(mu_);
-      if (failed_) co_return block_errc::io_error;
+      if (failed_) co_return failed_errc_;
       if (auto runs = state_->allocate(n)) co_return std::move(*runs);
     }
     // Out of free pages: evict clean data and checkpoint to release quarantined pages; if
@@ -153,10 +166,7 @@ Result<void> CachedLun::append_record_locked(Record& rec) {
   auto bytes = encode_record(rec);
   if (auto r = journal_->pwrite(journal_off_, bytes); !r) {
     // The journal may now hold a torn record: nothing after it would replay. Stop writing.
-    failed_ = true;
-    core::logger("cache")->error("{}: journal write failed: {}", lun_.container,
-                                 r.error().message());
-    return block_errc::io_error;
+    return local_failure_locked(r.error(), "journal write", true);
   }
   ++next_seq_;
   journal_off_ += bytes.size();
@@ -182,7 +192,7 @@ Result<void> CachedLun::write_and_commit(core::Lba lba, std::span<const std::byt
     if (!w) {
       std::lock_guard lock(mu_);
       state_->free_unreferenced(runs);
-      return block_errc::io_error;
+      return local_failure_locked(w.error(), "data write", false);
     }
     off += len;
   }
@@ -199,7 +209,7 @@ Result<void> CachedLun::write_and_commit(core::Lba lba, std::span<const std::byt
   std::lock_guard lock(mu_);
   if (failed_) {
     state_->free_unreferenced(runs);
-    return block_errc::io_error;
+    return failed_errc_;
   }
   // One record for the whole command: after a crash it is all there or not at all, even
   // across a chunk boundary.
@@ -236,7 +246,7 @@ Result<void> CachedLun::make_durable_blocking(std::optional<uint64_t> upto_seq) 
   uint64_t target = 0;
   {
     std::lock_guard lock(mu_);
-    if (failed_) return block_errc::io_error;
+    if (failed_) return failed_errc_;
     target = upto_seq ? *upto_seq : next_seq_ - 1;  // every record committed before this call
   }
   std::lock_guard dlock(durability_mu_);
@@ -246,14 +256,17 @@ Result<void> CachedLun::make_durable_blocking(std::optional<uint64_t> upto_seq) 
   uint64_t upto = 0;
   {
     std::lock_guard lock(mu_);
-    if (failed_) return block_errc::io_error;
+    if (failed_) return failed_errc_;
     journal = journal_;
     upto = next_seq_ - 1;  // data of every committed record was written before its commit
   }
-  if (!data_->sync() || !journal->sync()) {
+  auto synced = data_->sync();
+  if (synced) synced = journal->sync();
+  if (!synced) {
+    // After a failed fdatasync the kernel may have dropped the dirty pages, and the next one
+    // reports success: nothing written so far can be called durable. Stop writing.
     std::lock_guard lock(mu_);
-    failed_ = true;
-    return block_errc::io_error;
+    return local_failure_locked(synced.error(), "fdatasync", true);
   }
   durable_seq_ = upto;
   return {};
@@ -394,20 +407,28 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
     }
     serve(p, **content, 0);
   }
+  std::vector<size_t> unreadable;  // page pieces whose pread failed
   if (result) {
-    result = co_await run_blocking(pool_, [this, &pieces, buf]() -> Result<void> {
-      for (const ReadPiece& p : pieces) {
+    result = co_await run_blocking(pool_, [this, &pieces, &unreadable, buf]() -> Result<void> {
+      for (size_t k = 0; k < pieces.size(); ++k) {
+        const ReadPiece& p = pieces[k];
         std::span<std::byte> dst(buf.data() + p.buf_offset, size_t(p.count) * block_size_);
         if (p.kind == ReadPiece::zero) {
           std::memset(dst.data(), 0, dst.size());
         } else if (p.kind == ReadPiece::page) {
           if (auto r = data_->pread(uint64_t(p.page_or_block) * block_size_, dst); !r) {
-            return block_errc::medium_error;
+            std::lock_guard lock(mu_);
+            (void)local_failure_locked(r.error(), "read", false);
+            unreadable.push_back(k);
           }
         }
       }
       return {};
     });
+  }
+  for (size_t k = 0; k < unreadable.size() && result; ++k) {
+    const ReadPiece piece = pieces[unreadable[k]];
+    result = co_await reread_from_swift(lba, buf, piece);
   }
   {
     std::lock_guard lock(mu_);
@@ -416,6 +437,64 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
   }
   if (result) maybe_read_ahead(lba, n);
   co_return result;
+}
+
+asio::awaitable<Result<void>> CachedLun::reread_from_swift(core::Lba lba, std::span<std::byte> buf,
+                                                           const ReadPiece& piece) {
+  // The blocks of a page piece are contiguous in one chunk (read() coalesces only those).
+  const uint32_t first = uint32_t((lba + piece.buf_offset / block_size_) % chunk_blocks_);
+  ObjectRef ref;
+  {
+    std::lock_guard lock(mu_);
+    ChunkState* c = state_->find(piece.chunk);
+    bool clean = c && c->object.exists();
+    for (uint32_t b = first; clean && b < first + piece.count; ++b)
+      clean = !c->is_dirty(b);
+    // A clean block holds what the chunk's current object holds (uploads and fills both make
+    // it so); a dirty one is only here.
+    if (!clean) co_return block_errc::medium_error;
+    ref = c->object;
+  }
+  const uint64_t chunk = piece.chunk;
+  auto content = co_await fetch_content(chunk, ref);
+  if (!content) co_return content.error();
+  const std::vector<std::byte>& body = **content;
+  const size_t src = size_t(first) * block_size_;
+  const size_t len = size_t(piece.count) * block_size_;
+  std::byte* dst = buf.data() + piece.buf_offset;
+  const size_t have = src < body.size() ? std::min(len, body.size() - src) : 0;
+  if (have) std::memcpy(dst, body.data() + src, have);
+  if (have < len) std::memset(dst + have, 0, len - have);
+  std::lock_guard lock(mu_);
+  counters_.swift_read_fallbacks += piece.count;
+  co_return Result<void>{};
+}
+
+std::error_code CachedLun::local_failure_locked(std::error_code ec, std::string_view what,
+                                                bool stop) {
+  const std::error_code told = local_errc(ec);
+  ++counters_.local_errors;
+  const bool first_stop = stop && !failed_;
+  if (first_stop) {
+    failed_ = true;
+    failed_errc_ = told;
+  }
+  // Every command can meet the failure: rate-limited, except the one that stops writes.
+  uint64_t suppressed = 0;
+  if (first_stop) {
+    core::logger("cache")->error(
+        "{}: cache file {} failed: {}; writes are refused ({}) until a restart, reads go on",
+        lun_.container, what, ec.message(), told.message());
+  } else if (local_log_limit_.allow(suppressed)) {
+    if (suppressed) {
+      core::logger("cache")->error("{}: cache file {} failed: {} ({} similar messages suppressed)",
+                                   lun_.container, what, ec.message(), suppressed);
+    } else {
+      core::logger("cache")->error("{}: cache file {} failed: {}", lun_.container, what,
+                                   ec.message());
+    }
+  }
+  return told;
 }
 
 void CachedLun::maybe_read_ahead(core::Lba lba, uint64_t blocks) {
@@ -453,7 +532,7 @@ asio::awaitable<Result<void>> CachedLun::unmap(std::span<const core::LbaRange> r
   std::vector<core::LbaRange> copy(ranges.begin(), ranges.end());
   auto r = co_await run_blocking(pool_, [this, &copy]() -> Result<void> {
     std::lock_guard lock(mu_);
-    if (failed_) return block_errc::io_error;
+    if (failed_) return failed_errc_;
     // SBC-3 UNMAP as a metadata operation: zeros in the index, whole-chunk objects deleted
     // lazily in bulk by the garbage collector (no DELETE per command).
     Record rec;

@@ -37,6 +37,7 @@
 #include "cache/hooks.hpp"
 #include "cache/state.hpp"
 #include "core/block_device.hpp"
+#include "core/log.hpp"
 #include "core/object_store.hpp"
 
 namespace swiftness::cache {
@@ -65,6 +66,9 @@ struct CacheStats {
   uint64_t read_miss_blocks = 0;  // needed their chunk from Swift
   uint64_t dirty_chunks = 0;      // the flusher's queue
   uint64_t uploads_in_flight = 0;
+  uint64_t local_errors = 0;          // failed cache-file operations (ENOSPC, EROFS, EIO, ...)
+  uint64_t swift_read_fallbacks = 0;  // blocks unreadable in the cache file, served from Swift
+  bool writes_stopped = false;        // a local failure stopped writes until a restart
 };
 
 struct OrphanReport {
@@ -162,6 +166,15 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   core::Result<void> write_and_commit(core::Lba lba, std::span<const std::byte> buf,
                                       const std::vector<PageRun>& runs);  // pool
   core::Result<void> append_record_locked(Record& rec);
+  // Counts and logs (rate-limited) a failed cache-file operation and returns what the initiator
+  // is told (local_errc); `stop` also stops writes until a restart, as a journal that may hold
+  // a hole must not be appended to. Holds mu_.
+  std::error_code local_failure_locked(std::error_code ec, std::string_view what, bool stop);
+  // Page pieces of a read whose pread failed: clean blocks again from Swift (their object holds
+  // the same bytes), dirty ones are MEDIUM ERROR (they exist nowhere else).
+  boost::asio::awaitable<core::Result<void>> reread_from_swift(core::Lba lba,
+                                                               std::span<std::byte> buf,
+                                                               const ReadPiece& piece);
   // Data file, then journal, on stable storage for every record up to `upto_seq` (default: all
   // committed so far); shares a sync round with concurrent callers.
   core::Result<void> make_durable_blocking(std::optional<uint64_t> upto_seq = std::nullopt);
@@ -229,6 +242,8 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   uint64_t next_seq_ = 1;
   uint64_t data_since_checkpoint_ = 0;
   bool failed_ = false;  // local I/O failure: the journal may have a hole, stop accepting writes
+  std::error_code failed_errc_;  // what writes are refused with while failed_ (local_errc)
+  core::RateLimit local_log_limit_{5, std::chrono::seconds(10)};
   uint64_t lru_tick_ = 0;
   uint64_t index_seq_assigned_ = 0;
   bool index_dirty_ = false;

@@ -35,14 +35,17 @@ Result<void> CachedLun::checkpoint_blocking() {
   uint64_t new_gen = 0;
   {
     std::lock_guard lock(mu_);
-    if (failed_) return block_errc::io_error;
+    if (failed_) return failed_errc_;
     new_gen = journal_gen_ + 1;
   }
   const std::string base = sanitized();
   const std::string jname = base + ".journal." + std::to_string(new_gen);
   (void)fs_->remove(jname);  // a leftover of a checkpoint that never completed
   auto nj = fs_->open(jname, true, false);
-  if (!nj) return block_errc::io_error;
+  if (!nj) {
+    std::lock_guard lock(mu_);
+    return local_failure_locked(nj.error(), "journal create", false);
+  }
   std::vector<std::byte> body;
   std::vector<uint32_t> quarantine;
   uint64_t old_gen = 0;
@@ -66,23 +69,29 @@ Result<void> CachedLun::checkpoint_blocking() {
     journal_off_ = 0;
     data_since_checkpoint_ = 0;
   }
-  auto fail = [&](const char* step) -> Result<void> {
+  auto fail = [&](std::string_view step, std::error_code ec) -> Result<void> {
     std::lock_guard lock(mu_);
     // Records now go to a journal no durable checkpoint points at: stop accepting writes.
-    failed_ = true;
-    core::logger("cache")->error("{}: checkpoint failed at {}", lun_.container, step);
-    return block_errc::io_error;
+    return local_failure_locked(ec, step, true);
   };
   // Every page the checkpoint refers to must be on stable storage before it is.
-  if (!data_->sync()) return fail("data sync");
+  if (auto r = data_->sync(); !r) return fail("sync before checkpoint", r.error());
   const std::string tmp = base + ".ckpt.tmp";
   (void)fs_->remove(tmp);
   auto f = fs_->open(tmp, true, false);
-  if (!f) return fail("open");
-  if (!(*f)->pwrite(0, body) || !(*f)->sync()) return fail("write");
+  if (!f) return fail("checkpoint create", f.error());
+  auto written = (*f)->pwrite(0, body);
+  if (written) written = (*f)->sync();
+  if (!written) {
+    f->reset();
+    (void)fs_->remove(tmp);  // give the space back: a full file system is the likely cause
+    return fail("checkpoint write", written.error());
+  }
   f->reset();
   hooks_->run_blocking(kHookCheckpointBeforeRename);
-  if (!fs_->rename(tmp, base + ".ckpt") || !fs_->sync_dir()) return fail("rename");
+  auto renamed = fs_->rename(tmp, base + ".ckpt");
+  if (renamed) renamed = fs_->sync_dir();
+  if (!renamed) return fail("checkpoint rename", renamed.error());
   {
     std::lock_guard lock(mu_);
     state_->release(quarantine);
@@ -131,7 +140,7 @@ asio::awaitable<Result<void>> CachedLun::drain(std::chrono::milliseconds limit) 
       std::lock_guard lock(mu_);
       clean = state_->dirty_blocks == 0 && uploads_in_flight_.load() == 0;
       if (failed_) {
-        result = block_errc::io_error;
+        result = failed_errc_;
         break;
       }
     }

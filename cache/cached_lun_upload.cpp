@@ -212,6 +212,9 @@ asio::awaitable<void> CachedLun::flusher_loop() {
     std::vector<uint64_t> start;
     {
       std::lock_guard lock(mu_);
+      // The cache file failed (local_failure_locked): an upload could never be committed, and
+      // each attempt would leave an orphan object in Swift and call Swift unhealthy.
+      if (failed_) continue;
       const auto now = Clock::now();
       const bool eager =
           drain_requests_ > 0 || state_->dirty_blocks > uint64_t(cfg_.dirty_low_watermark * pages_);

@@ -152,6 +152,15 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
       e.counter("swiftness_cache_checksum_failures_total",
                 "Chunk objects from Swift whose content did not match its check", lun,
                 double(s.checksum_failures));
+      e.counter("swiftness_cache_local_errors_total",
+                "Cache-file operations that failed (ENOSPC, EROFS, EIO, ...)", lun,
+                double(s.local_errors));
+      e.counter("swiftness_cache_swift_read_fallbacks_total",
+                "Blocks unreadable in the cache file and served from Swift instead", lun,
+                double(s.swift_read_fallbacks));
+      e.gauge("swiftness_cache_writes_stopped",
+              "1 when a cache-file failure stopped writes to the LUN until a restart", lun,
+              s.writes_stopped ? 1.0 : 0.0);
       e.gauge("swiftness_swift_chunk_objects", "Chunk objects of the LUN in Swift", lun,
               double(s.chunk_objects));
       e.gauge("swiftness_swift_garbage_objects", "Superseded objects waiting to be deleted", lun,
