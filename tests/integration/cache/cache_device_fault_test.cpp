@@ -29,6 +29,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <random>
 #include <regex>
 #include <thread>
@@ -205,28 +207,42 @@ bool fill(const fs::path& mnt, uint64_t leave) {
   return ok;
 }
 
-#define SKIP_UNLESS_USABLE(loop)                                       \
-  do {                                                                 \
-    if (!(loop).unusable().empty()) GTEST_SKIP() << (loop).unusable(); \
-  } while (0)
+// Each test: a private directory, the ext4 image mounted in it, the daemon with its cache
+// there. Members go in reverse: the daemon stops before the unmount, which is before the
+// directory goes.
+class CacheDeviceFaults : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = swift_aio_env();
+    ASSERT_TRUE(env_) << "the swift_aio fixture did not leave its environment file";
+    if (!loop_.unusable().empty()) GTEST_SKIP() << loop_.unusable();
+  }
+  void start(int max_dirty_age_s) {
+    daemon_ = std::make_unique<Daemon>(
+        dir_.path(), config(*env_, unique_container(),
+                            "  max_dirty_age_s: " + std::to_string(max_dirty_age_s) + "\n"));
+    ASSERT_TRUE(daemon_->start(60s)) << daemon_->log();
+  }
+
+  TempDir dir_;
+  LoopExt4 loop_{dir_.path(), 64};
+  std::optional<SwiftAioEnv> env_;
+  std::unique_ptr<Daemon> daemon_;
+};
 
 }  // namespace
 
-TEST(CacheDeviceFaults, AFullFileSystemWriteProtectsTheLunAndLosesNothingAcknowledged) {
-  auto env = swift_aio_env();
-  ASSERT_TRUE(env) << "the swift_aio fixture did not leave its environment file";
-  TempDir dir;
-  LoopExt4 loop(dir.path(), 64);
-  SKIP_UNLESS_USABLE(loop);
-  Daemon d(dir.path(), config(*env, unique_container(), "  max_dirty_age_s: 2\n"));
-  ASSERT_TRUE(d.start(60s)) << d.log();
+TEST_F(CacheDeviceFaults, AFullFileSystemWriteProtectsTheLunAndLosesNothingAcknowledged) {
+  ASSERT_NO_FATAL_FAILURE(start(2));
+  Daemon& d = *daemon_;
+  LoopExt4& loop = loop_;
   auto before = rwverify(d, {"--write-only", "--seed", "5", "--range", "0:2048"});
   ASSERT_EQ(before.exit_code, 0) << before.output << d.log();
 
   // Less than 64 KiB left. (With 1 MiB left nothing filled up in 150 s: the journal stays
   // small, as checkpoints start a new one every few MiB of overwrites, and each deletes the old.)
   ASSERT_TRUE(fill(loop.mnt(), 0));
-  const fs::path ack = dir.path() / "ack";
+  const fs::path ack = dir_.path() / "ack";
   auto load =
       rwverify(d,
                {"--write-only", "--passes", "0", "--sync-every", "64", "--fua", "mixed", "--xfer",
@@ -268,14 +284,10 @@ TEST(CacheDeviceFaults, AFullFileSystemWriteProtectsTheLunAndLosesNothingAcknowl
   EXPECT_EQ(d.stop(60s), 0) << d.log();
 }
 
-TEST(CacheDeviceFaults, AFileSystemGoneReadOnlyRefusesWritesAndKeepsServingReads) {
-  auto env = swift_aio_env();
-  ASSERT_TRUE(env) << "the swift_aio fixture did not leave its environment file";
-  TempDir dir;
-  LoopExt4 loop(dir.path(), 64);
-  SKIP_UNLESS_USABLE(loop);
-  Daemon d(dir.path(), config(*env, unique_container(), "  max_dirty_age_s: 2\n"));
-  ASSERT_TRUE(d.start(60s)) << d.log();
+TEST_F(CacheDeviceFaults, AFileSystemGoneReadOnlyRefusesWritesAndKeepsServingReads) {
+  ASSERT_NO_FATAL_FAILURE(start(2));
+  Daemon& d = *daemon_;
+  LoopExt4& loop = loop_;
   auto before = rwverify(d, {"--write-only", "--seed", "5", "--range", "0:2048"});
   ASSERT_EQ(before.exit_code, 0) << before.output << d.log();
   auto pending = rwverify(
@@ -323,17 +335,13 @@ TEST(CacheDeviceFaults, AFileSystemGoneReadOnlyRefusesWritesAndKeepsServingReads
   EXPECT_EQ(d.stop(60s), 0) << d.log();
 }
 
-TEST(CacheDeviceFaults, EioServesCleanDataFromSwiftAndNeverAcknowledgesAWrite) {
-  auto env = swift_aio_env();
-  ASSERT_TRUE(env) << "the swift_aio fixture did not leave its environment file";
-  TempDir dir;
-  LoopExt4 loop(dir.path(), 64);
-  SKIP_UNLESS_USABLE(loop);
+TEST_F(CacheDeviceFaults, EioServesCleanDataFromSwiftAndNeverAcknowledgesAWrite) {
   // Nothing uploads by itself, so what the test drains is clean and what it writes after
   // stays dirty.
-  Daemon d(dir.path(), config(*env, unique_container(), "  max_dirty_age_s: 3600\n"));
-  ASSERT_TRUE(d.start(60s)) << d.log();
-  const std::string sock = (dir.path() / "state" / "admin.sock").string();
+  ASSERT_NO_FATAL_FAILURE(start(3600));
+  Daemon& d = *daemon_;
+  LoopExt4& loop = loop_;
+  const std::string sock = (dir_.path() / "state" / "admin.sock").string();
   auto a = rwverify(d, {"--write-only", "--seed", "5", "--range", "0:1024"});
   ASSERT_EQ(a.exit_code, 0) << a.output << d.log();
   auto drained = run({swiftness_binary(), "cache", "drain", "--socket", sock, "--timeout", "60"});
