@@ -97,7 +97,7 @@ awaitable<void> Connection::run() {
       }
       Pdu pdu = reader_.take();
       if (!logged_in_)
-        handle_login(pdu);
+        co_await handle_login(pdu);
       else
         handle_pdu(std::move(pdu));
       // The rest of `buf` waits: one read may hold thousands of small commands.
@@ -279,7 +279,8 @@ void Connection::send_reject(const Bhs& offending, RejectReason reason) {
 // ---------------------------------------------------------------------------------------------
 // Login phase
 
-void Connection::handle_login(const Pdu& pdu) {
+awaitable<void> Connection::handle_login(const Pdu& pdu) {
+  auto self = shared_from_this();
   auto reply = login_->step(pdu);
   OutPdu p;
   p.bhs = reply.pdu.bhs;
@@ -292,10 +293,14 @@ void Connection::handle_login(const Pdu& pdu) {
                  reply.log, dropped ? fmt::format(" [{} similar suppressed]", dropped) : "");
     queue(std::move(p));
     closing_ = true;
-    return;
+    co_return;
   }
   if (reply.complete) {
-    login_complete(*login_);
+    if (auto displaced = login_complete(*login_)) {
+      // Named first: GCC 12 destroys temporaries in a co_await expression twice.
+      auto ending = end_displaced_session(std::move(displaced));
+      co_await std::move(ending);
+    }
     // The final Login Response opens the command window: Windows sends one command into a
     // window of one and then waits forever for it to open.
     p.bhs.set_field32(off::kMaxCmdSn, window_.advertise(free_slots()));
@@ -308,7 +313,19 @@ void Connection::handle_login(const Pdu& pdu) {
   }
 }
 
-void Connection::login_complete(const LoginMachine& m) {
+// RFC 7143 §6.3.5: reinstating a session terminates the old session's tasks. One of them may
+// be at the device (a write on its way into the cache, a read waiting for Swift) and cannot be
+// stopped half way: the new session's final Login Response waits until it has ended, or an
+// initiator's retried WRITE could be overtaken by the old copy landing later. Storage calls are
+// bounded, so is this wait (and abort_and_wait has its own deadline).
+awaitable<void> Connection::end_displaced_session(std::shared_ptr<Connection> old) {
+  old->close();
+  auto op = old->abort_and_wait(std::nullopt, std::nullopt);
+  (void)co_await asio::co_spawn(old->strand(), std::move(op), use_awaitable);
+}
+
+std::shared_ptr<Connection> Connection::login_complete(const LoginMachine& m) {
+  std::shared_ptr<Connection> displaced;
   identity_ = m.identity();
   params_ = m.params();
   stat_sn_ = m.next_stat_sn();
@@ -330,7 +347,7 @@ void Connection::login_complete(const LoginMachine& m) {
     if (old && old.get() != this) {
       log_->info("{}: session reinstatement for {}, closing the previous connection {}", peer_,
                  identity_.initiator_name, old->peer());
-      old->close();
+      displaced = std::move(old);
     }
     ctx_.devices->nexus_added(nexus_);
   }
@@ -342,6 +359,7 @@ void Connection::login_complete(const LoginMachine& m) {
       params_.initiator_max_recv_data_segment_length, params_.target_max_recv_data_segment_length,
       params_.first_burst_length, params_.max_burst_length, params_.initial_r2t,
       params_.immediate_data);
+  return displaced;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -107,8 +107,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send_reject(const Bhs& offending, RejectReason reason);
 
   // Login phase
-  void handle_login(const Pdu& pdu);
-  void login_complete(const LoginMachine& m);
+  boost::asio::awaitable<void> handle_login(const Pdu& pdu);
+  // Returns the connection of the session this login reinstates, if any.
+  std::shared_ptr<Connection> login_complete(const LoginMachine& m);
+  boost::asio::awaitable<void> end_displaced_session(std::shared_ptr<Connection> old);
   void end_nexus();  // once: the session is over for the SCSI layer
 
   // Full feature phase
