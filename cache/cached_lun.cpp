@@ -48,11 +48,12 @@ std::vector<PageRun> slice_runs(const std::vector<PageRun>& runs, uint32_t offse
 }
 
 // What an initiator is told when the cache file system fails (issue 8, cache-device faults).
-// SBC-3 4.7.3.7: a thin-provisioned LU that cannot allocate space for a write reports DATA
+// SBC-3 thin provisioning: a LU that cannot allocate the resources for a write reports DATA
 // PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT; a full cache file system is exactly that, and
-// the LU stays write-protected (reads keep working) until a restart. A read-only file system is
-// DATA PROTECT, WRITE PROTECTED. Anything else (EIO) is the medium failing: MEDIUM ERROR, WRITE
-// ERROR or UNRECOVERED READ ERROR (SPC-4 Annex D).
+// the LU stays write-protected (reads keep working) until a restart, which is also how
+// initiators read it (VMware ESXi: THINPROV_NOSPACE, the LUN is read-only). A read-only file
+// system is DATA PROTECT, WRITE PROTECTED. Anything else (EIO) is the medium failing: MEDIUM
+// ERROR, WRITE ERROR or UNRECOVERED READ ERROR (SPC-4 Annex D).
 block_errc local_errc(std::error_code ec) {
   if (ec == std::errc::no_space_on_device || ec.value() == EDQUOT) return block_errc::no_space;
   if (ec == std::errc::read_only_file_system) return block_errc::write_protected;

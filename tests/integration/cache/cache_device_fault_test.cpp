@@ -268,6 +268,11 @@ TEST_F(CacheDeviceFaults, AFullFileSystemWriteProtectsTheLunAndLosesNothingAckno
   EXPECT_GE(m.sum("swiftness_lun_errors_total", {{"lun", "0"}, {"op", "write"}}), 2);
   const std::string log = d.log();
   EXPECT_NE(log.find("No space left on device"), std::string::npos) << log;
+  // Which file ran out first (the journal, or a checkpoint written beside the old one).
+  const size_t first = log.find("cache file ");
+  if (first != std::string::npos) {
+    std::printf("first failure: %s\n", log.substr(first, log.find('\n', first) - first).c_str());
+  }
   // Logged, rate-limited: not one line per refused command.
   EXPECT_LE(count(log, "cache file"), 20u) << log;
 
