@@ -125,11 +125,10 @@ asio::awaitable<void> CachedLun::sleep(std::chrono::milliseconds d) {
 
 // ---- write ----
 
-asio::awaitable<Result<void>> CachedLun::wait_dirty_room(uint64_t blocks) {
+asio::awaitable<Result<void>> CachedLun::wait_dirty_room(uint64_t blocks, Deadline deadline) {
   // Backpressure (issue 5): above the high watermark new writes wait for the flusher, bounded
   // well under the initiators' command timeouts; after the bound they proceed while pages last.
   const uint64_t high = uint64_t(cfg_.dirty_high_watermark * pages_);
-  auto deadline = std::chrono::steady_clock::now() + cfg_.write_wait_limit;
   for (;;) {
     // With Swift unreachable the flusher cannot make room: absorb writes while pages last
     // instead of making each one wait out the bound.
@@ -144,9 +143,9 @@ asio::awaitable<Result<void>> CachedLun::wait_dirty_room(uint64_t blocks) {
   }
 }
 
-asio::awaitable<Result<std::vector<PageRun>>> CachedLun::allocate_pages(uint32_t n) {
+asio::awaitable<Result<std::vector<PageRun>>> CachedLun::allocate_pages(uint32_t n,
+                                                                        Deadline deadline) {
   if (n > pages_) co_return block_errc::no_space;
-  auto deadline = std::chrono::steady_clock::now() + cfg_.write_wait_limit;
   for (;;) {
     {
       std::lock_guard lock(mu_);
@@ -231,8 +230,12 @@ asio::awaitable<Result<void>> CachedLun::write(core::Lba lba, std::span<const st
   const uint64_t n = buf.size() / block_size_;
   if (n == 0) co_return Result<void>{};
   if (lba + n > lun_blocks_ || buf.size() % block_size_ != 0) co_return block_errc::out_of_range;
-  if (auto r = co_await wait_dirty_room(n); !r) co_return r;
-  auto runs = co_await allocate_pages(uint32_t(n));
+  // One bound for the whole wait: waiting out write_wait_limit for dirty room and then again for
+  // free pages (Swift slow but not failing) would take a write past the initiators' 30 s.
+  const Deadline deadline = std::chrono::steady_clock::now() + cfg_.write_wait_limit;
+  if (auto r = co_await wait_dirty_room(n, deadline); !r) co_return r;
+  const auto pages = uint32_t(n);
+  auto runs = co_await allocate_pages(pages, deadline);
   if (!runs) co_return runs.error();
   auto r = co_await run_blocking(
       pool_, [this, lba, buf, &runs]() { return write_and_commit(lba, buf, *runs); });

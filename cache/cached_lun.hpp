@@ -161,8 +161,10 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   void start_background();
 
   // data path helpers (cached_lun.cpp)
-  boost::asio::awaitable<core::Result<void>> wait_dirty_room(uint64_t blocks);
-  boost::asio::awaitable<core::Result<std::vector<PageRun>>> allocate_pages(uint32_t n);
+  using Deadline = std::chrono::steady_clock::time_point;
+  boost::asio::awaitable<core::Result<void>> wait_dirty_room(uint64_t blocks, Deadline deadline);
+  boost::asio::awaitable<core::Result<std::vector<PageRun>>> allocate_pages(uint32_t n,
+                                                                            Deadline deadline);
   core::Result<void> write_and_commit(core::Lba lba, std::span<const std::byte> buf,
                                       const std::vector<PageRun>& runs);  // pool
   core::Result<void> append_record_locked(Record& rec);

@@ -711,6 +711,30 @@ TEST_F(CachedLunTest, FullOfDirtyDataWithSwiftDownWritesWaitThenFailBusy) {
   close(lun);
 }
 
+// Swift answering nothing yet failing nothing (every PUT held): the flusher cannot make room and
+// the store still looks healthy. A write first waits for dirty room, then for free pages; both
+// waits together stay within one write_wait_limit, not two.
+TEST_F(CachedLunTest, AWriteWaitsForRoomAtMostOneWriteWaitLimitInAll) {
+  cache_.size_bytes = 2u << 20;  // 512 pages, high watermark 384
+  cache_.write_wait_limit = std::chrono::milliseconds(600);
+  auto lun = open(fs_);
+  store_->hold(Verb::put);
+  ASSERT_TRUE(write(*lun, 0, 256, 1));
+  ASSERT_TRUE(write(*lun, 256, 200, 2));  // waits out the bound for room, then gets pages
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = write(*lun, 1024, 256, 3);  // no room and no pages
+  auto waited = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), block_errc::busy);
+  EXPECT_GE(waited, std::chrono::milliseconds(550));
+  EXPECT_LT(waited, std::chrono::milliseconds(1000)) << "waited the bound twice";
+  store_->release(Verb::put);
+  ASSERT_TRUE(drain(*lun));
+  expect_tag(*lun, 0, 256, 1);
+  expect_tag(*lun, 256, 200, 2);
+  close(lun);
+}
+
 TEST_F(CachedLunTest, LunLargerThanTheCacheStreamsThroughIt) {
   cache_.size_bytes = 2u << 20;  // 2 MiB cache, 16 MiB LUN
   cache_.dirty_low_watermark = 0.25;
