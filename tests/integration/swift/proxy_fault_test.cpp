@@ -192,7 +192,10 @@ class ProxyFaults : public ::testing::Test {
       EXPECT_EQ(r.errors(), 0) << r.r.output;
     }
     ASSERT_EQ(after.r.exit_code, 0) << after.r.output;
-    EXPECT_GE(after.iops(), before.iops() / 2) << before.summary() << "\n" << after.summary();
+    // Recovered: a flusher or connection pool stuck after the fault leaves writes BUSY or near
+    // zero. A quarter, not a half: under ctest -j2 the other test's load alone moved 3 s
+    // figures by 2x (before 32164, after 15557 IOPS in a run where nothing was stuck).
+    EXPECT_GE(after.iops(), before.iops() / 4) << before.summary() << "\n" << after.summary();
 
     // Nothing lost or damaged: both patterns from the cache, then from Swift alone.
     auto v1 = rwverify(d, {"--verify-only", "--seed", "41", "--range", "0:4096"});
