@@ -16,8 +16,13 @@ cmake --build "$build"
 if [ "${SWIFTNESS_SANITIZE_RUN:-1}" != 0 ]; then
   asan=${build}-asan
   suites=(core config iscsi scsi storage swift cache admin)
-  targets=(swiftness iscsi_integration_tests windows_profile_tests)
+  # Integration suites (tests/PATH/BINARY) that bring up whatever they need themselves.
+  integration=(integration/iscsi/iscsi_integration_tests integration/iscsi/windows_profile_tests
+               integration/abuse/iscsi_abuse_tests integration/swift/swift_http_faults_test
+               integration/cache/daemon_swift_fault_tests)
+  targets=(swiftness)
   for s in "${suites[@]}"; do targets+=("${s}_unit_tests"); done
+  for t in "${integration[@]}"; do targets+=("${t##*/}"); done
   cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWIFTNESS_SANITIZE=ON
   cmake --build "$asan" --target "${targets[@]}"
   failed=0
@@ -25,12 +30,12 @@ if [ "${SWIFTNESS_SANITIZE_RUN:-1}" != 0 ]; then
     echo "== ASan+UBSan: ${s}_unit_tests"
     "$asan/tests/unit/$s/${s}_unit_tests" --gtest_brief=1 || failed=1
   done
-  # The real daemon, built with the sanitizers, against libiscsi's tools and raw PDUs.
-  echo "== ASan+UBSan: iscsi_integration_tests"
-  "$asan/tests/integration/iscsi/iscsi_integration_tests" --gtest_brief=1 || failed=1
-  # The same daemon against a client that behaves like the Microsoft initiator.
-  echo "== ASan+UBSan: windows_profile_tests"
-  "$asan/tests/integration/iscsi/windows_profile_tests" --gtest_brief=1 || failed=1
+  # The real daemon, built with the sanitizers, against libiscsi's tools, raw PDUs, a client
+  # that behaves like the Microsoft initiator, hostile clients, and a Swift of the test's own.
+  for t in "${integration[@]}"; do
+    echo "== ASan+UBSan: ${t##*/}"
+    "$asan/tests/$t" --gtest_brief=1 || failed=1
+  done
   if [ "$failed" != 0 ]; then
     echo "sanitizer pass: FAILED"
     exit 1
