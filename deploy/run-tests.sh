@@ -20,9 +20,14 @@ if [ "${SWIFTNESS_SANITIZE_RUN:-1}" != 0 ]; then
   integration=(integration/iscsi/iscsi_integration_tests integration/iscsi/windows_profile_tests
                integration/abuse/iscsi_abuse_tests integration/swift/swift_http_faults_test
                integration/cache/daemon_swift_fault_tests)
+  # Suites that need the shared Swift of the CTest fixture `swift_aio`.
+  with_swift=(integration/iscsi/windows_profile_swift_tests integration/cache/cache_swift_test
+              integration/daemon/daemon_swift_tests integration/daemon/daemon_lifecycle_tests
+              integration/admin/admin_integration_tests integration/swift/swift_errors_test
+              integration/swift/swift_tls_test contract/object_store_contract_test)
   targets=(swiftness)
   for s in "${suites[@]}"; do targets+=("${s}_unit_tests"); done
-  for t in "${integration[@]}"; do targets+=("${t##*/}"); done
+  for t in "${integration[@]}" "${with_swift[@]}"; do targets+=("${t##*/}"); done
   cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWIFTNESS_SANITIZE=ON
   cmake --build "$asan" --target "${targets[@]}"
   failed=0
@@ -36,6 +41,22 @@ if [ "${SWIFTNESS_SANITIZE_RUN:-1}" != 0 ]; then
     echo "== ASan+UBSan: ${t##*/}"
     "$asan/tests/$t" --gtest_brief=1 || failed=1
   done
+  # The fixture's own script starts that Swift on free ports in $asan/swift-aio, where these
+  # tests look for its env file, and stops it by PID (through deploy/swift-aio.sh) afterwards,
+  # also when this script is interrupted.
+  fixture=(tests/integration/swift/swift_aio_fixture.sh "$asan/swift-aio" deploy/swift-aio.sh)
+  trap '"${fixture[0]}" cleanup "${fixture[@]:1}"' EXIT
+  if "${fixture[0]}" setup "${fixture[@]:1}"; then
+    for t in "${with_swift[@]}"; do
+      echo "== ASan+UBSan: ${t##*/} (with Swift)"
+      "$asan/tests/$t" --gtest_brief=1 || failed=1
+    done
+  else
+    echo "sanitizer pass: could not start Swift"
+    failed=1
+  fi
+  "${fixture[0]}" cleanup "${fixture[@]:1}"
+  trap - EXIT
   if [ "$failed" != 0 ]; then
     echo "sanitizer pass: FAILED"
     exit 1
