@@ -42,6 +42,10 @@ struct ByteRange {
 struct GetOptions {
   std::optional<ByteRange> range;  // expects 206; no ETag check on partial content
   bool newest = false;             // X-Newest: true (ask every replica)
+  // Whole GETs: check the bytes against the ETag (an MD5 pass over them). A caller that verifies
+  // a checksum of its own over every byte (the cache: CRC32C against its index) turns it off;
+  // the length is still checked against Content-Length.
+  bool verify_etag = true;
 };
 
 struct ObjectInfo {

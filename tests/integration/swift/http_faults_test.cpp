@@ -3,6 +3,7 @@
 // the wire (how many requests, when, on how many connections).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -193,6 +194,29 @@ TEST_F(HttpFaults, WrongEtagOnGetIsAChecksumMismatch) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), object_errc::checksum_mismatch);
   EXPECT_EQ(server.requests().size(), 2u);  // retried once: corruption in transit is transient
+}
+
+TEST_F(HttpFaults, GetWithoutEtagCheckSkipsTheMd5ButNotTheLength) {
+  // The cache checks CRC32C over every byte itself and turns the MD5 pass off; a body shorter
+  // than its Content-Length must still fail.
+  std::atomic<bool> truncate{false};
+  FaultServer server([&](const FaultRequest&) {
+    auto reply = FaultReply{200, {{"ETag", md5("something else")}}, kBody};
+    if (truncate) reply.mode = Mode::truncate_body;
+    return reply;
+  });
+  auto cfg = config(server);
+  cfg.retry.max_attempts = 1;
+  swift::SwiftStore store(ctx_.get_executor(), cfg);
+  core::GetOptions opts;
+  opts.verify_etag = false;
+  auto r = run(store.get({"c", "o"}, opts));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(r->body.data()), r->body.size()), kBody);
+  truncate = true;
+  auto cut = run(store.get({"c", "o"}, opts));
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error(), object_errc::connection_failed);
 }
 
 TEST_F(HttpFaults, PutSendsMd5EtagMetadataAndExpiry) {
