@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cache/codec.hpp"
+#include "core/crc32c.hpp"
 #include "core/memory_object_store.hpp"
 
 namespace swiftness::cache {
@@ -124,6 +125,10 @@ TEST(CodecTest, RangeTableChecksEachGranuleAndMustEndInTheIndexCrc) {
   ASSERT_TRUE(codec.ranged_reads());
   auto enc = codec.encode(1, 2, content);
   ASSERT_TRUE(enc);
+  // Raw content is encoded in one pass per granule: the same body, CRC and MD5 as separately.
+  EXPECT_EQ(enc->body, content);
+  EXPECT_EQ(enc->content_crc, core::crc32c(content));
+  EXPECT_EQ(enc->md5, core::md5_hex(content));
   size_t meta_bytes = 0;
   for (const auto& [k, v] : enc->metadata) {
     EXPECT_LE(v.size(), 256u) << k;  // Swift's limit per value
