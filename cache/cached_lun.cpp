@@ -112,6 +112,7 @@ CacheStats CachedLun::stats() const {
   s.dirty_chunks = state_->dirty_chunks.size();
   s.uploads_in_flight = uint64_t(std::max(0, uploads_in_flight_.load()));
   s.writes_stopped = failed_;
+  s.damaged_dirty_blocks = state_->damaged_pages();
   for (const auto& [id, c] : state_->chunks)
     s.chunk_objects += c.object.exists();
   return s;
@@ -211,6 +212,12 @@ Result<void> CachedLun::write_and_commit(core::Lba lba, std::span<const std::byt
     state_->free_unreferenced(runs);
     return failed_errc_;
   }
+  // The pages' CRCs before any record refers to them: reads and uploads check them.
+  uint32_t k = 0;
+  for (const PageRun& r : runs) {
+    for (uint32_t i = 0; i < r.count; ++i)
+      state_->set_page_crc(r.page + i, crcs[k++]);
+  }
   // One record for the whole command: after a crash it is all there or not at all, even
   // across a chunk boundary.
   for (const Segment& s : rec.segments) {
@@ -294,6 +301,8 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
   if (lba + n > lun_blocks_ || buf.size() % block_size_ != 0) co_return block_errc::out_of_range;
   std::vector<ReadPiece> pieces;
   std::vector<uint32_t> pinned;
+  // Per block of the read: the CRC its cache page must match (issue 8), if it has one.
+  std::vector<std::optional<uint32_t>> want(n);
   bool streaming = false;
   {
     std::lock_guard lock(mu_);
@@ -315,6 +324,7 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
         if (is_page(e)) {
           state_->pin(e);
           pinned.push_back(e);
+          want[i + k] = expected_crc_locked(e);
           p = {ReadPiece::page, e, 1, off, chunk, {}};
         } else if (e == kZeroPage || !c || !c->object.exists()) {
           p = {ReadPiece::zero, 0, 1, off, chunk, {}};
@@ -412,8 +422,9 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
     serve(p, **content, 0);
   }
   std::vector<size_t> unreadable;  // page pieces whose pread failed
+  std::vector<ReadPiece> damaged;  // blocks of page pieces that failed their CRC, one each
   if (result) {
-    result = co_await run_blocking(pool_, [this, &pieces, &unreadable, buf]() -> Result<void> {
+    result = co_await run_blocking(pool_, [&]() -> Result<void> {
       for (size_t k = 0; k < pieces.size(); ++k) {
         const ReadPiece& p = pieces[k];
         std::span<std::byte> dst(buf.data() + p.buf_offset, size_t(p.count) * block_size_);
@@ -424,7 +435,9 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
             std::lock_guard lock(mu_);
             (void)local_failure_locked(r.error(), "read", false);
             unreadable.push_back(k);
+            continue;
           }
+          check_piece(p, dst, want, damaged);  // issue 8: never serve bytes that fail it
         }
       }
       return {};
@@ -433,6 +446,11 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
   for (size_t k = 0; k < unreadable.size() && result; ++k) {
     const ReadPiece piece = pieces[unreadable[k]];
     result = co_await reread_from_swift(lba, buf, piece);
+  }
+  for (size_t k = 0; k < damaged.size() && result; ++k) {
+    const ReadPiece piece = damaged[k];
+    const uint32_t crc = *want[piece.buf_offset / block_size_];
+    result = co_await recover_damaged(lba, buf, piece, crc);
   }
   {
     std::lock_guard lock(mu_);

@@ -68,6 +68,9 @@ struct CacheStats {
   uint64_t uploads_in_flight = 0;
   uint64_t local_errors = 0;          // failed cache-file operations (ENOSPC, EROFS, EIO, ...)
   uint64_t swift_read_fallbacks = 0;  // blocks unreadable in the cache file, served from Swift
+  uint64_t page_crc_failures = 0;     // cache-file pages whose bytes did not match their CRC32C
+  uint64_t page_crc_repairs = 0;      // of those, clean pages rewritten from their Swift object
+  uint64_t damaged_dirty_blocks = 0;  // dirty blocks lost that way: MEDIUM ERROR until rewritten
   bool writes_stopped = false;        // a local failure stopped writes until a restart
 };
 
@@ -158,6 +161,9 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   boost::asio::awaitable<core::Result<void>> load_swift_index();
   core::Result<void> restore_local();  // pool
   core::Result<void> replay(File& journal, uint64_t first_seq);
+  // A cache from before page CRCs (checkpoint version 1): reads every referenced page once and
+  // takes its CRC as it is now, so later damage is caught (cached_lun_verify.cpp).
+  core::Result<void> adopt_page_crcs();
   void start_background();
 
   // data path helpers (cached_lun.cpp)
@@ -181,7 +187,26 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   // committed so far); shares a sync round with concurrent callers.
   core::Result<void> make_durable_blocking(std::optional<uint64_t> upto_seq = std::nullopt);
   boost::asio::awaitable<core::Result<void>> make_durable();
-  bool check_pages(const std::vector<Segment>& segs, uint32_t check);  // pool, replay
+  // Pool, replay: whether the pages of `segs` match `check`; if so, their CRCs go into the state.
+  bool check_pages(const std::vector<Segment>& segs, uint32_t check);
+
+  // page checksums (cached_lun_verify.cpp, issue 8)
+  // The CRC a read or an upload must find in `page`, or nullopt for a page without one.
+  std::optional<uint32_t> expected_crc_locked(uint32_t page) const;
+  // Checks the blocks of page piece `p`, read into `dst`, against `want` (indexed by block of
+  // the read); each block that fails goes to `damaged` as a piece of its own. Pool.
+  void check_piece(const ReadPiece& p, std::span<const std::byte> dst,
+                   const std::vector<std::optional<uint32_t>>& want,
+                   std::vector<ReadPiece>& damaged) const;
+  // A page piece's block that failed its CRC (`piece` covers that one block): a clean block is
+  // served from the chunk's current object and its page rewritten; a dirty one is marked
+  // damaged and the read gets MEDIUM ERROR.
+  boost::asio::awaitable<core::Result<void>> recover_damaged(core::Lba lba,
+                                                             std::span<std::byte> buf,
+                                                             const ReadPiece& piece,
+                                                             uint32_t want_crc);
+  // Counts and logs (rate-limited) a page whose bytes fail their CRC; marks a dirty one damaged.
+  void note_bad_page_locked(uint64_t chunk, uint32_t block, uint32_t page, std::string_view where);
   void touch_locked(ChunkState& c) { c.last_use = ++lru_tick_; }
   void maybe_read_ahead(core::Lba lba, uint64_t blocks);
 
@@ -246,6 +271,7 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   bool failed_ = false;  // local I/O failure: the journal may have a hole, stop accepting writes
   std::error_code failed_errc_;  // what writes are refused with while failed_ (local_errc)
   core::RateLimit local_log_limit_{5, std::chrono::seconds(10)};
+  core::RateLimit crc_log_limit_{5, std::chrono::seconds(10)};
   uint64_t lru_tick_ = 0;
   uint64_t index_seq_assigned_ = 0;
   bool index_dirty_ = false;

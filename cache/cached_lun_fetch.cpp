@@ -311,6 +311,7 @@ asio::awaitable<void> CachedLun::fill(uint64_t chunk, ObjectRef ref,
         continue;
       }
       applied_crcs.push_back(crcs[i]);
+      state_->set_page_crc(pages[i], crcs[i]);  // reads check it from now on
       Segment* s = rec.segments.empty() ? nullptr : &rec.segments.back();
       if (s && s->first + s->count == b) {
         ++s->count;

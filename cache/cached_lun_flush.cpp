@@ -136,11 +136,28 @@ asio::awaitable<Result<void>> CachedLun::drain(std::chrono::milliseconds limit) 
   Result<void> result = block_errc::unavailable;
   for (;;) {
     bool clean = false;
+    bool stuck = false;
     {
       std::lock_guard lock(mu_);
       clean = state_->dirty_blocks == 0 && uploads_in_flight_.load() == 0;
       if (failed_) {
         result = failed_errc_;
+        break;
+      }
+      // Issue 8: what is left is dirty blocks whose only copy failed its CRC. They cannot
+      // reach Swift until the initiator writes them again; waiting out the limit helps nobody.
+      stuck = !clean && uploads_in_flight_.load() == 0 && state_->damaged_pages() > 0;
+      for (uint64_t id : state_->dirty_chunks) {
+        if (!stuck) break;
+        const ChunkState& c = state_->chunks.at(id);
+        stuck = c.damaged >= c.dirty_count;
+      }
+      if (stuck) {
+        core::logger("cache")->error(
+            "{}: drain cannot finish: {} dirty blocks failed their cache-file CRC32C and exist "
+            "nowhere else; write them again (reads of them get MEDIUM ERROR)",
+            lun_.container, state_->damaged_pages());
+        result = block_errc::medium_error;
         break;
       }
     }

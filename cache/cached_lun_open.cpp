@@ -191,6 +191,7 @@ asio::awaitable<Result<void>> CachedLun::load_swift_index() {
 
 bool CachedLun::check_pages(const std::vector<Segment>& segs, uint32_t check) {
   std::vector<uint32_t> crcs;
+  std::vector<uint32_t> pages;
   std::vector<std::byte> buf;
   for (const Segment& s : segs) {
     for (const PageRun& r : s.runs) {
@@ -200,10 +201,15 @@ bool CachedLun::check_pages(const std::vector<Segment>& segs, uint32_t check) {
       for (uint32_t i = 0; i < r.count; ++i) {
         crcs.push_back(core::crc32c(
             std::span<const std::byte>(buf.data() + size_t(i) * block_size_, block_size_)));
+        pages.push_back(r.page + i);
       }
     }
   }
-  return combine_block_crcs(crcs) == check;
+  if (combine_block_crcs(crcs) != check) return false;
+  // The bytes are what the record says: their CRCs are the pages' checks from now on.
+  for (size_t i = 0; i < pages.size(); ++i)
+    state_->set_page_crc(pages[i], crcs[i]);
+  return true;
 }
 
 Result<void> CachedLun::replay(File& journal, uint64_t first_seq) {
@@ -324,6 +330,11 @@ Result<void> CachedLun::restore_local() {
     if (auto r = replay(**jf, next_seq_); !r) return r;
   }
   index_seq_assigned_ = std::max(index_seq_assigned_, state_->index_seq);
+  // Older cache directories load as they are (a restart must not lose their dirty data); their
+  // pages get a CRC now. The next checkpoint (at the end of attach) writes version 2.
+  if (hdr->version < 2) {
+    if (auto r = adopt_page_crcs(); !r) return r;
+  }
   log->info("{}: cache restored: {} dirty blocks, {} cached, {} records replayed ({} torn)",
             lun_.container, state_->dirty_blocks, state_->used_pages, counters_.replayed_records,
             counters_.skipped_records);

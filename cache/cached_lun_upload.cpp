@@ -25,6 +25,7 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
   const uint32_t bs = block_size_;
   std::vector<uint32_t> snap;
   std::vector<uint64_t> snap_dirty;
+  std::vector<std::optional<uint32_t>> snap_crc;  // what each page must hold (issue 8)
   ObjectRef base;
   ObjectRef fresh;
   uint64_t unmap_epoch = 0;
@@ -41,8 +42,11 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
     base = c.object;
     unmap_epoch = c.unmap_epoch;
     // Pinned until the commit: a page cannot be reused, so "same page" means "not rewritten".
-    for (uint32_t e : snap) {
-      if (is_page(e)) state_->pin(e);
+    snap_crc.resize(n);
+    for (uint32_t b = 0; b < n; ++b) {
+      if (!is_page(snap[b])) continue;
+      state_->pin(snap[b]);
+      snap_crc[b] = expected_crc_locked(snap[b]);
     }
     fresh = {lun_.writer_epoch, state_->next_gen++, 0};
     uploading_gens_.insert(fresh.gen);  // the orphan collector keeps off it until the commit
@@ -71,11 +75,45 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
     state_->maybe_erase(chunk);
   };
 
+  std::vector<std::byte> content(size_t(n) * bs);
+  // Blocks whose page failed its CRC: their bytes are not what was written and never go to
+  // Swift. A clean one takes the current object's bytes (the same data); a dirty one too, but
+  // stays dirty and damaged (reads get MEDIUM ERROR) until the initiator writes it again.
+  std::vector<uint8_t> bad(n, 0);
+  auto read_ok = co_await run_blocking(pool_, [&]() -> bool {
+    for (uint32_t b = 0; b < n;) {
+      uint32_t e = snap[b];
+      if (!is_page(e)) {
+        ++b;
+        continue;
+      }
+      uint32_t k = 1;
+      while (b + k < n && snap[b + k] == e + k)
+        ++k;
+      std::span<std::byte> dst(content.data() + size_t(b) * bs, size_t(k) * bs);
+      if (!data_->pread(uint64_t(e) * bs, dst)) return false;
+      for (uint32_t j = 0; j < k; ++j) {
+        const auto& want = snap_crc[b + j];
+        if (!want || core::crc32c(dst.subspan(size_t(j) * bs, bs)) == *want) continue;
+        bad[b + j] = 1;
+        std::memset(dst.data() + size_t(j) * bs, 0, bs);
+        std::lock_guard lock(mu_);
+        note_bad_page_locked(chunk, b + j, e + j, "upload");
+      }
+      b += k;
+    }
+    return true;
+  });
+  if (!read_ok) {
+    finish(false);
+    co_return;
+  }
   // Partial chunk: the blocks we do not have come from the current object.
   std::shared_ptr<const std::vector<std::byte>> base_content;
-  bool need_base = base.exists() &&
-                   std::any_of(snap.begin(), snap.end(), [](uint32_t e) { return e == kNoPage; });
-  if (need_base) {
+  bool need_base = false;
+  for (uint32_t b = 0; b < n && !need_base; ++b)
+    need_base = snap[b] == kNoPage || bad[b];
+  if (need_base && base.exists()) {
     auto got = co_await fetch_content(chunk, base);
     if (!got) {
       finish(false);
@@ -83,39 +121,20 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
     }
     base_content = *got;
   }
-  std::vector<std::byte> content(size_t(n) * bs);
   bool all_zero = false;
-  auto read_ok = co_await run_blocking(pool_, [&]() -> bool {
-    for (uint32_t b = 0; b < n;) {
-      uint32_t e = snap[b];
-      if (is_page(e)) {
-        uint32_t k = 1;
-        while (b + k < n && snap[b + k] == e + k)
-          ++k;
-        if (!data_->pread(uint64_t(e) * bs,
-                          std::span<std::byte>(content.data() + size_t(b) * bs, size_t(k) * bs))) {
-          return false;
-        }
-        b += k;
-        continue;
-      }
-      if (e == kNoPage && base_content) {
-        size_t src = size_t(b) * bs;
-        size_t have =
-            src < base_content->size() ? std::min<size_t>(bs, base_content->size() - src) : 0;
-        if (have) std::memcpy(content.data() + src, base_content->data() + src, have);
-      }
-      ++b;
+  co_await run_blocking(pool_, [&]() -> bool {
+    for (uint32_t b = 0; b < n && base_content; ++b) {
+      if (snap[b] != kNoPage && !bad[b]) continue;
+      size_t src = size_t(b) * bs;
+      size_t have =
+          src < base_content->size() ? std::min<size_t>(bs, base_content->size() - src) : 0;
+      if (have) std::memcpy(content.data() + src, base_content->data() + src, have);
     }
     // An all-zero chunk needs no object (thin provisioning): it reads as zeros without one.
     all_zero =
         std::all_of(content.begin(), content.end(), [](std::byte x) { return x == std::byte{0}; });
     return true;
   });
-  if (!read_ok) {
-    finish(false);
-    co_return;
-  }
   co_await hooks_->run(kHookUploadBeforePut);
 
   ObjectRef result;
@@ -191,8 +210,10 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
     rec.cleaned.assign((n + 63) / 64, 0);
     for (uint32_t b = 0; b < n; ++b) {
       bool was_dirty = (snap_dirty[b / 64] >> (b % 64)) & 1;
-      // Versioned extents: only what is still exactly what we uploaded becomes clean.
-      if (was_dirty && c.is_dirty(b) && b < c.entries.size() && c.entries[b] == snap[b]) {
+      // Versioned extents: only what is still exactly what we uploaded becomes clean; a
+      // damaged block was not uploaded at all.
+      if (was_dirty && !bad[b] && c.is_dirty(b) && b < c.entries.size() &&
+          c.entries[b] == snap[b]) {
         rec.cleaned[b / 64] |= 1ull << (b % 64);
       }
     }
@@ -222,6 +243,8 @@ asio::awaitable<void> CachedLun::flusher_loop() {
       for (uint64_t id : state_->dirty_chunks) {
         const ChunkState& c = state_->chunks.at(id);
         if (c.uploading || c.retry_after > now) continue;
+        // Only damaged blocks left (issue 8): nothing to upload until they are written again.
+        if (c.damaged >= c.dirty_count) continue;
         if (eager || now - c.dirty_since >= cfg_.max_dirty_age) {
           candidates.emplace_back(c.dirty_since, id);
         }

@@ -11,7 +11,22 @@ namespace swiftness::cache {
 
 namespace {
 constexpr uint32_t kMaxRecord = 64u << 20;
-constexpr char kCheckpointMagic[8] = {'S', 'W', 'C', 'K', 'P', 'T', '0', '1'};
+// Version 02 adds the CRC32C of every cached page (issue 8). A version 01 checkpoint still
+// loads; its pages have no CRC until CachedLun adopts one at open.
+constexpr char kCheckpointMagic[8] = {'S', 'W', 'C', 'K', 'P', 'T', '0', '2'};
+constexpr char kCheckpointMagicV1[8] = {'S', 'W', 'C', 'K', 'P', 'T', '0', '1'};
+
+bool checkpoint_magic(std::span<const std::byte> data, int& version) {
+  if (data.size() < 12) return false;
+  if (std::memcmp(data.data(), kCheckpointMagic, 8) == 0) {
+    version = 2;
+  } else if (std::memcmp(data.data(), kCheckpointMagicV1, 8) == 0) {
+    version = 1;
+  } else {
+    return false;
+  }
+  return true;
+}
 constexpr char kIndexMagic[8] = {'S', 'W', 'I', 'N', 'D', 'X', '0', '1'};
 }  // namespace
 
@@ -247,8 +262,9 @@ std::optional<Record> decode_record(std::span<const std::byte> data, size_t& con
 }
 
 // Checkpoint layout: magic(8) u32 crc-of-rest, then header fields, then the state:
-// next_gen, index_seq, chunks (id, ref, entry count, runs of {first value, count, dirty}),
-// garbage (name, needed).
+// next_gen, index_seq, chunks (id, ref, entry count, runs of {first value, count, dirty} and,
+// for a run of pages, u8 crcs-known and then one CRC32C per page if known), garbage (name,
+// needed).
 std::vector<std::byte> encode_checkpoint(const CheckpointHeader& h, const CacheState& s) {
   ByteWriter w;
   w.raw(std::as_bytes(std::span(kCheckpointMagic)));
@@ -273,9 +289,11 @@ std::vector<std::byte> encode_checkpoint(const CheckpointHeader& h, const CacheS
     while (b < c.entries.size()) {
       uint32_t v = c.entries[b];
       bool d = c.is_dirty(b);
+      bool known = is_page(v) && s.page_crc_known(v);
       uint32_t n = 1;
       while (b + n < c.entries.size() && c.is_dirty(b + n) == d &&
-             c.entries[b + n] == (is_page(v) ? v + n : v)) {
+             c.entries[b + n] == (is_page(v) ? v + n : v) &&
+             (!is_page(v) || s.page_crc_known(v + n) == known)) {
         ++n;
       }
       runs.emplace_back(v, n, uint8_t(d));
@@ -286,6 +304,11 @@ std::vector<std::byte> encode_checkpoint(const CheckpointHeader& h, const CacheS
       w.u32(v);
       w.u32(n);
       w.u8(d);
+      if (!is_page(v)) continue;
+      const bool known = s.page_crc_known(v);
+      w.u8(uint8_t(known));
+      for (uint32_t j = 0; known && j < n; ++j)
+        w.u32(s.page_crc(v + j));
     }
   }
   w.u64(s.garbage.size());
@@ -300,7 +323,8 @@ std::vector<std::byte> encode_checkpoint(const CheckpointHeader& h, const CacheS
 }
 
 std::optional<CheckpointHeader> parse_checkpoint_header(std::span<const std::byte> data) {
-  if (data.size() < 12 || std::memcmp(data.data(), kCheckpointMagic, 8) != 0) return std::nullopt;
+  int version = 0;
+  if (!checkpoint_magic(data, version)) return std::nullopt;
   uint32_t crc = core::load_be32(reinterpret_cast<const uint8_t*>(data.data()) + 8);
   if (core::crc32c(data.subspan(12)) != crc) return std::nullopt;
   ByteReader r(data.subspan(12));
@@ -313,11 +337,14 @@ std::optional<CheckpointHeader> parse_checkpoint_header(std::span<const std::byt
   h.pages = r.u32();
   h.last_seq = r.u64();
   h.journal_gen = r.u64();
+  h.version = uint32_t(version);
   if (!r.ok()) return std::nullopt;
   return h;
 }
 
 bool load_checkpoint(std::span<const std::byte> data, CacheState& s) {
+  int version = 0;
+  if (!checkpoint_magic(data, version)) return false;
   ByteReader r(data.subspan(12));
   for (int i = 0; i < 16; ++i)
     r.u8();
@@ -344,12 +371,14 @@ bool load_checkpoint(std::span<const std::byte> data, CacheState& s) {
     for (uint32_t k = 0; k < nruns; ++k) {
       uint32_t v = r.u32(), cnt = r.u32();
       uint8_t d = r.u8();
+      const bool known = version >= 2 && is_page(v) && r.u8() != 0;
       if (!r.ok() || uint64_t(b) + cnt > n) return false;
+      if (is_page(v) && uint64_t(v) + cnt > s.page_total()) return false;
       for (uint32_t j = 0; j < cnt; ++j, ++b) {
         uint32_t e = is_page(v) ? v + j : v;
-        if (is_page(e) && e >= s.page_total()) return false;
         c.entries[b] = e;
         if (d) c.dirty[b / 64] |= 1ull << (b % 64);
+        if (known) s.set_page_crc(e, r.u32());
       }
     }
   }

@@ -91,6 +91,7 @@ struct CheckpointHeader {
   uint32_t pages = 0;
   uint64_t last_seq = 0;     // records up to here are in the checkpoint
   uint64_t journal_gen = 0;  // the journal file holding the records after last_seq
+  uint32_t version = 2;      // parsed: 1 = written before page CRCs (nothing to verify against)
 };
 std::vector<std::byte> encode_checkpoint(const CheckpointHeader& h, const CacheState& s);
 std::optional<CheckpointHeader> parse_checkpoint_header(std::span<const std::byte> data);

@@ -12,7 +12,9 @@ CacheState::CacheState(uint32_t chunk_blocks, uint64_t lun_blocks, uint32_t page
       name_fn_(std::move(name_fn)),
       free_map_((pages + 63) / 64, 0),
       pins_(pages, 0),
-      deferred_(pages, 0) {
+      deferred_(pages, 0),
+      page_crcs_(pages, 0),
+      crc_known_((pages + 63) / 64, 0) {
   for (uint32_t p = 0; p < pages; ++p)
     mark(p, true);
 }
@@ -85,6 +87,16 @@ void CacheState::unpin(uint32_t page) {
 
 void CacheState::retire(uint32_t page) {
   quarantine_.push_back(page);
+  // A write or an unmap over a damaged block heals it: the bad page is no longer read.
+  if (auto it = damaged_.find(page); it != damaged_.end()) {
+    if (ChunkState* c = find(it->second); c && c->damaged > 0) --c->damaged;
+    damaged_.erase(it);
+  }
+}
+
+void CacheState::mark_damaged(uint64_t id, uint32_t page) {
+  if (!damaged_.emplace(page, id).second) return;
+  ++chunk(id).damaged;
 }
 
 std::vector<uint32_t> CacheState::take_quarantine() {

@@ -70,6 +70,7 @@ struct ChunkState {
   std::chrono::steady_clock::time_point dirty_since{};
   std::chrono::steady_clock::time_point retry_after{};
   uint32_t failures = 0;
+  uint32_t damaged = 0;  // dirty blocks whose page failed its CRC: the flusher leaves the chunk
 
   bool is_dirty(uint32_t b) const { return !dirty.empty() && (dirty[b / 64] >> (b % 64)) & 1; }
 };
@@ -97,6 +98,23 @@ class CacheState {
   std::vector<uint32_t> take_quarantine();
   void release(std::span<const uint32_t> pages);  // after a checkpoint made them unreferenced
   void rebuild_free_map();                        // after loading or replaying: free = unused
+
+  // ---- page checksums (issue 8) ----
+  // CRC32C of each page's bytes, set before a record refers to the page. A referenced page is
+  // never rewritten with other bytes (writes take fresh pages), so the CRC holds while it is
+  // referenced. Unknown only for pages of a cache written before checksums (adopted at open).
+  void set_page_crc(uint32_t page, uint32_t crc) {
+    page_crcs_[page] = crc;
+    crc_known_[page / 64] |= 1ull << (page % 64);
+  }
+  bool page_crc_known(uint32_t page) const { return (crc_known_[page / 64] >> (page % 64)) & 1; }
+  uint32_t page_crc(uint32_t page) const { return page_crcs_[page]; }
+  // A dirty page that failed its CRC: its block exists nowhere else. Reads of it fail and the
+  // flusher skips its chunk until a write or an unmap retires the page (live-only state: after
+  // a restart the next read or upload finds the damage again).
+  void mark_damaged(uint64_t chunk, uint32_t page);
+  bool is_damaged(uint32_t page) const { return damaged_.count(page) != 0; }
+  size_t damaged_pages() const { return damaged_.size(); }
 
   // ---- transitions (journal records) ----
   ChunkState& chunk(uint64_t id);  // creates an empty state
@@ -141,6 +159,9 @@ class CacheState {
   std::vector<uint8_t> deferred_;  // released while pinned: free on the last unpin
   std::vector<uint32_t> quarantine_;
   uint64_t unmap_counter_ = 0;
+  std::vector<uint32_t> page_crcs_;
+  std::vector<uint64_t> crc_known_;                 // bit set: page_crcs_ holds the CRC
+  std::unordered_map<uint32_t, uint64_t> damaged_;  // page -> chunk
 };
 
 }  // namespace swiftness::cache
