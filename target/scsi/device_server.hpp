@@ -5,6 +5,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "target/scsi/command.hpp"
@@ -32,6 +34,15 @@ class DeviceServer {
   // SET): they get COMMANDS CLEARED BY ANOTHER INITIATOR.
   virtual void commands_cleared(uint64_t lun, const std::vector<uint64_t>& nexus_ids) = 0;
   virtual bool lun_exists(uint64_t lun) const = 0;
+  // The bytes a block transfer command (READ, WRITE, VERIFY) moves on `lun`, decoded from its
+  // CDB, so the transport can size a buffer before the command runs instead of trusting the
+  // initiator's expected length (issue 8). 0 when the transfer length is beyond the LUN's
+  // MAXIMUM TRANSFER LENGTH (VPD B0): the command then fails with INVALID FIELD IN CDB before
+  // it touches data. nullopt for other commands, unknown LUNs and malformed CDBs.
+  virtual std::optional<uint64_t> transfer_bytes(uint64_t /*lun*/,
+                                                 std::span<const uint8_t> /*cdb*/) const {
+    return std::nullopt;
+  }
   // The LUN inventory changes while running (SIGHUP reload). Every I_T nexus then gets REPORTED
   // LUNS DATA HAS CHANGED on the other LUs (SPC-4 7.2.x / SAM-5 5.14). add: false if the LUN
   // exists. remove: the LU leaves the inventory at once; the returned reference expires once

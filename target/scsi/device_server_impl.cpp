@@ -2,6 +2,7 @@
 
 #include "core/bytes.hpp"
 #include "core/log.hpp"
+#include "target/scsi/vpd.hpp"
 
 namespace swiftness::scsi {
 
@@ -82,7 +83,42 @@ void decode_lba(LbaField f, std::span<const uint8_t> c, uint64_t& lba, uint64_t&
   }
 }
 
+// The device's geometry, with the default MAXIMUM TRANSFER LENGTH when it sets none: commands
+// are checked against the same limit VPD B0 reports and the transport sizes buffers by.
+core::BlockGeometry effective_geometry(const core::BlockDevice& dev) {
+  core::BlockGeometry g = dev.geometry();
+  if (g.max_transfer_blocks == 0 && g.block_size != 0)
+    g.max_transfer_blocks =
+        std::max(kDefaultMaxTransferBytes / g.block_size, g.optimal_transfer_blocks);
+  return g;
+}
+
 }  // namespace
+
+std::optional<uint64_t> DeviceServerImpl::transfer_bytes(uint64_t lun,
+                                                         std::span<const uint8_t> cdb) const {
+  if (cdb.empty()) return std::nullopt;
+  bool opcode_known = false;
+  const CommandSpec* spec = find_command(cdb[0], service_action_of(cdb), opcode_known);
+  if (!spec || !(spec->flags & cmd_flag::kTransferLimit) || cdb.size() < spec->cdb_length)
+    return std::nullopt;
+  switch (spec->lba) {
+    case LbaField::cdb6:
+    case LbaField::cdb10:
+    case LbaField::cdb12:
+    case LbaField::cdb16:
+      break;
+    default:
+      return std::nullopt;
+  }
+  const auto lu = find_lu(lun);
+  if (!lu) return std::nullopt;
+  const core::BlockGeometry g = effective_geometry(lu->device());
+  uint64_t lba = 0, blocks = 0;
+  decode_lba(spec->lba, cdb, lba, blocks);
+  if (blocks > g.max_transfer_blocks) return 0;
+  return blocks * g.block_size;
+}
 
 DeviceServerImpl::DeviceServerImpl(std::string target_name, std::vector<LogicalUnitSpec> lus,
                                    TaskSets* task_sets)
@@ -323,7 +359,8 @@ awaitable<CommandResult> DeviceServerImpl::execute(const Command& cmd) {
     if (!opcode_known) co_return ctx.fail(SenseReason::invalid_command_operation_code);
     co_return ctx.invalid_cdb_field(1, 4);
   }
-  Ctx ctx{cmd, *spec, *this, lu, lu ? lu->device().geometry() : core::BlockGeometry{}, cdb};
+  Ctx ctx{cmd, *spec, *this, lu, lu ? effective_geometry(lu->device()) : core::BlockGeometry{},
+          cdb};
   // 3. The CDB is as long as the command needs, and every set bit is one we implement.
   if (cdb.size() < spec->cdb_length) co_return ctx.invalid_cdb_field(uint16_t(cdb.size()));
   for (uint16_t i = 0; i < spec->cdb_length; ++i) {

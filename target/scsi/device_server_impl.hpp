@@ -26,6 +26,7 @@ class DeviceServerImpl final : public DeviceServer {
   TmfResponse target_reset(const Nexus& by, TmfFunction kind) override;
   void commands_cleared(uint64_t lun, const std::vector<uint64_t>& nexus_ids) override;
   bool lun_exists(uint64_t lun) const override { return snapshot()->count(lun) != 0; }
+  std::optional<uint64_t> transfer_bytes(uint64_t lun, std::span<const uint8_t> cdb) const override;
   bool add_logical_unit(const LogicalUnitSpec& spec) override;
   std::weak_ptr<const void> remove_logical_unit(uint64_t lun) override;
   std::vector<uint64_t> luns() const override;

@@ -27,5 +27,9 @@ inline constexpr uint32_t kMaxCompareAndWriteBlocks = 255;  // a one-byte CDB fi
 // libiscsi's WriteSame16.Unmap then does not pair a 65536-block WRITE (16) with it (beyond our
 // MAXIMUM TRANSFER LENGTH).
 inline constexpr uint32_t kMaxWriteSameBlocks = 0xffff;
+// MAXIMUM TRANSFER LENGTH of a device that sets none (the cache LUN): the transport sizes a
+// READ's buffer from the CDB within this limit, so an initiator cannot make one command pin an
+// unbounded buffer (issue 8). The file and RAM devices default to the same 8 MiB.
+inline constexpr uint32_t kDefaultMaxTransferBytes = 8u << 20;
 
 }  // namespace swiftness::scsi

@@ -290,5 +290,32 @@ TEST(WriteSame10, UnmapUntilEndIgnoresTheDataBlock) {
   EXPECT_EQ(h.run(read10(2040, 8), 8 * 512).data, pattern(8 * 512, 0));
 }
 
+// The transport sizes a READ's buffer from transfer_bytes() before the command runs (issue 8):
+// it must decode every block transfer CDB as the command will, and say 0 exactly when the
+// command will fail for exceeding MAXIMUM TRANSFER LENGTH (the RAM device's 8 MiB).
+TEST(TransferBytes, DecodedFromTheCdbWithinTheLunsLimit) {
+  constexpr uint32_t kLimitBlocks = (8u << 20) / 512;
+  Harness::Options o;
+  o.blocks = 2 * kLimitBlocks;  // so the range check passes and the length check decides
+  Harness h(o);
+  EXPECT_EQ(h.server->transfer_bytes(0, read10(0, 8)), 8u * 512);
+  EXPECT_EQ(h.server->transfer_bytes(0, write10(0, 3)), 3u * 512);
+  EXPECT_EQ(h.server->transfer_bytes(0, cdb16(0x88, 0, kLimitBlocks)),
+            uint64_t(kLimitBlocks) * 512);
+  EXPECT_EQ(h.server->transfer_bytes(0, std::vector<uint8_t>{0x08, 0, 0, 0, 0, 0}), 256u * 512)
+      << "READ (6) TRANSFER LENGTH 0 means 256 blocks";
+  EXPECT_EQ(h.server->transfer_bytes(0, cdb16(0x88, 0, kLimitBlocks + 1)), 0u);
+  EXPECT_EQ(h.server->transfer_bytes(0, cdb16(0x8a, 0, 0xffffffff)), 0u);
+  // What the command itself answers when over the limit, without a buffer.
+  std::vector<uint8_t> over = cdb16(0x88, 0, kLimitBlocks + 1);
+  EXPECT_TRUE(IsInvalidFieldInCdb(h.run(over, 0)));
+  // Not block transfers, an unknown LUN, a short CDB: no answer, the transport's own cap holds.
+  EXPECT_EQ(h.server->transfer_bytes(0, std::vector<uint8_t>{0x12, 0, 0, 0xff, 0xff, 0}),
+            std::nullopt);
+  EXPECT_EQ(h.server->transfer_bytes(7, read10(0, 8)), std::nullopt);
+  EXPECT_EQ(h.server->transfer_bytes(0, std::vector<uint8_t>{0x28, 0, 0}), std::nullopt);
+  EXPECT_EQ(h.server->transfer_bytes(0, std::vector<uint8_t>{}), std::nullopt);
+}
+
 }  // namespace
 }  // namespace swiftness::scsi::test
