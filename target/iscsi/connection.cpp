@@ -71,7 +71,7 @@ awaitable<void> Connection::run() {
   last_rx_ = last_tx_ = std::chrono::steady_clock::now();
   while (!closing_) {
     // Responses of commands that finished meanwhile may have filled the queue.
-    if (out_bytes_ > kOutputHighWater) co_await wait_for_drain();
+    if (must_pause(kOutputHighWater)) co_await wait_for_drain();
     if (closing_) break;
     boost::system::error_code ec;
     size_t n = co_await socket_.async_read_some(asio::buffer(buf),
@@ -101,7 +101,7 @@ awaitable<void> Connection::run() {
       else
         handle_pdu(std::move(pdu));
       // The rest of `buf` waits: one read may hold thousands of small commands.
-      if (out_bytes_ > kOutputHighWater) co_await wait_for_drain();
+      if (must_pause(kOutputHighWater)) co_await wait_for_drain();
     }
   }
   closing_ = true;
@@ -144,9 +144,9 @@ awaitable<void> Connection::login_timer() {
 
 awaitable<void> Connection::wait_for_drain() {
   reading_paused_ = true;
-  while (out_bytes_ > kOutputLowWater && !closing_) {
-    // write_loop cancels the timer once the queue is low or the connection fails; the period
-    // only re-checks closing_ should a path that sets it not cancel us.
+  while (must_pause(kOutputLowWater) && !closing_) {
+    // write_loop and execute cancel the timer once there is room or the connection fails; the
+    // period only re-checks should a path that changes the state not cancel us.
     drained_.expires_after(std::chrono::seconds(1));
     boost::system::error_code ec;
     co_await drained_.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -262,7 +262,7 @@ awaitable<void> Connection::write_loop() {
     out_.erase(out_.begin(), out_.begin() + long(batch));
     out_bytes_ -= batch_bytes;
     last_tx_ = std::chrono::steady_clock::now();
-    if (reading_paused_ && out_bytes_ <= kOutputLowWater) drained_.cancel();
+    if (reading_paused_ && !must_pause(kOutputLowWater)) drained_.cancel();
   }
   writing_ = false;
 }

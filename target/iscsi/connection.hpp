@@ -97,8 +97,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> login_timer();
   boost::asio::awaitable<void> ping_loop();
-  // Parks the read loop until the output queue is back under kOutputLowWater (or closing).
+  // Parks the read loop until the output queue is back under kOutputLowWater and the task
+  // buffers within their budget (or closing).
   boost::asio::awaitable<void> wait_for_drain();
+  bool over_buffer_budget() const;
+  // True while the read loop should not take more PDUs: output above `output_mark`, or task
+  // buffers over budget.
+  bool must_pause(size_t output_mark) const {
+    return out_bytes_ > output_mark || over_buffer_budget();
+  }
   static size_t queued_size(const OutPdu& p) {
     return kBhsLength + (p.data.empty() ? p.owned.size() : p.data.size());
   }
@@ -162,6 +169,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // ITTs of write tasks aborted while waiting for Data-Out: their late data is dropped quietly.
   static constexpr size_t kRecentlyAbortedKept = 256;
   std::deque<uint32_t> recently_aborted_;
+  // Data buffers of the commands now running (from start_execution to their result): they end
+  // on their own and give their buffers back. Above kTaskBufferBudget the read loop takes no
+  // new PDUs (issue 8: without it one session could make 128 READs pin their full transfer
+  // length each, 1 GiB at the 8 MiB limit). Buffers of writes still waiting for Data-Out do not
+  // count: only reading on brings them forward. 16 MiB running is plenty for one connection:
+  // 4 x 4 MiB sequential reads or 4096 x 4 KiB ones.
+  static constexpr size_t kTaskBufferBudget = 16u << 20;
+  size_t executing_bytes_ = 0;
   std::unordered_map<uint32_t, std::shared_ptr<Task>> tasks_;
   uint32_t next_ttt_ = 1;
 

@@ -22,6 +22,11 @@ namespace {
 // Buffers are allocated per command from EDTL; beyond this an initiator could make us allocate
 // gigabytes with one PDU. It is well above the largest transfer VPD B0 advertises.
 constexpr uint32_t kMaxBuffer = 64u << 20;
+// Up to this EDTL a READ's buffer is taken as asked (every 4 KiB command: no CDB look-up on the
+// hot path). Beyond it the buffer is what the CDB transfers, within the LUN's MAXIMUM TRANSFER
+// LENGTH; data-in commands without a block transfer (INQUIRY, REPORT LUNS, ...) never return
+// more than this.
+constexpr uint32_t kPlainBuffer = 1u << 20;
 
 constexpr uint32_t kInvalidLun = 0xffffffff;
 
@@ -109,8 +114,16 @@ void Connection::handle_scsi_command(Pdu pdu) {
 
   if (!write) {
     if (read && edtl) {
-      task->buffer_size = std::min(edtl, kMaxBuffer);
-      task->buffer = std::make_shared_for_overwrite<std::byte[]>(task->buffer_size);
+      // Sized before the command runs (issue 8): a READ with an EDTL of 64 MiB and a transfer
+      // length beyond the LUN's limit gets no buffer at all, and the SCSI layer answers INVALID
+      // FIELD IN CDB in its usual order of checks.
+      uint64_t size = edtl;
+      if (edtl > kPlainBuffer) {
+        auto bytes = ctx_.devices->transfer_bytes(task->lun_id, task->cdb);
+        size = std::min<uint64_t>(edtl, bytes ? *bytes : kPlainBuffer);
+      }
+      task->buffer_size = uint32_t(size);
+      if (size) task->buffer = std::make_shared_for_overwrite<std::byte[]>(size);
     }
     tasks_.emplace(itt, task);
     return start_execution(task);
@@ -122,7 +135,14 @@ void Connection::handle_scsi_command(Pdu pdu) {
   task->unsolicited_next = imm;
   task->received = imm;
   task->next_r2t_offset = task->unsolicited_end;
-  if (edtl > kMaxBuffer) {
+  // A transfer length beyond the LUN's limit gets no buffer either (issue 8), like an EDTL
+  // beyond what we ever buffer: its unsolicited data is absorbed, then it fails.
+  bool over_limit = false;
+  if (edtl > kPlainBuffer) {
+    auto bytes = ctx_.devices->transfer_bytes(task->lun_id, task->cdb);
+    over_limit = bytes && *bytes == 0;
+  }
+  if (edtl > kMaxBuffer || over_limit) {
     task->oversize = true;
   } else if (edtl) {
     // Small immediate-only writes (the common 4 KiB case) keep the PDU's own buffer: no copy.
@@ -222,8 +242,13 @@ void Connection::handle_data_out(Pdu pdu) {
   send_r2ts(*task);
 }
 
+bool Connection::over_buffer_budget() const {
+  return executing_bytes_ > kTaskBufferBudget;
+}
+
 void Connection::start_execution(const std::shared_ptr<Task>& task) {
   task->executing = true;
+  executing_bytes_ += task->buffer_size;
   asio::co_spawn(strand_, execute(task), asio::detached);
 }
 
@@ -244,6 +269,9 @@ awaitable<void> Connection::execute(std::shared_ptr<Task> task) {
     cmd.data_in = std::span<std::byte>(task->buffer.get(), task->buffer_size);
   scsi::CommandResult result = co_await ctx_.devices->execute(cmd);
   tasks_.erase(task->itt);
+  // The buffer leaves the budget here; queued Data-In keeps it alive under the output marks.
+  executing_bytes_ -= task->buffer_size;
+  if (reading_paused_ && !must_pause(kOutputLowWater)) drained_.cancel();
   if (task->aborted || closing_) co_return;
   send_result(*task, result);
 }

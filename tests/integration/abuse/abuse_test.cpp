@@ -557,6 +557,71 @@ TEST_F(Abuse, ReadFloodFromAClientThatNeverReadsStaysBounded) {
   EXPECT_EQ(data->size(), 65536u);
 }
 
+// READs of the LUN's full MAXIMUM TRANSFER LENGTH (8 MiB) from a client that never reads: each
+// would pin its whole buffer, 128 of them 1 GiB. The per-connection budget of running buffers
+// stops the daemon reading new commands (issue 8), so its memory stays within tens of MiB,
+// another session is served, and the client is dropped by the NOP-In timeout. Before that, a
+// READ beyond the limit with a 64 MiB EDTL is refused with INVALID FIELD IN CDB. About 6 s.
+TEST_F(Abuse, FullLengthReadsFromAClientThatNeverReadsStayWithinTheBufferBudget) {
+  start(kShortPings);
+  auto other = session(2);
+  constexpr uint32_t kLimitBlocks = (8u << 20) / 512;  // the file LUN's MAXIMUM TRANSFER LENGTH
+  auto read16 = [](PduBuilder& b, uint32_t blocks) {
+    uint8_t cdb[16] = {0x88,
+                       0,
+                       0,
+                       0,
+                       0,
+                       0,
+                       0,
+                       0,
+                       0,
+                       0,
+                       uint8_t(blocks >> 24),
+                       uint8_t(blocks >> 16),
+                       uint8_t(blocks >> 8),
+                       uint8_t(blocks),
+                       0,
+                       0};
+    for (int k = 0; k < 16; ++k)
+      b.byte(32 + k, cdb[k]);
+  };
+  {
+    PduBuilder over = other->test_unit_ready(0x6000);
+    over.flags(0xc0).field32(20, 64u << 20);
+    read16(over, kLimitBlocks + 1);
+    other->send(over);
+    auto r = other->receive();
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->bhs.opcode(), Opcode::scsi_response);
+    EXPECT_EQ(r->bhs.b[3], 0x02) << "CHECK CONDITION";
+    ASSERT_GE(r->data.size(), 2u + 14u);
+    EXPECT_EQ(uint8_t(r->data[2 + 2]) & 0x0f, 0x05) << "ILLEGAL REQUEST";
+    EXPECT_EQ(uint8_t(r->data[2 + 12]), 0x24) << "INVALID FIELD IN CDB";
+  }
+  int fd = logged_in_socket(1);
+  ASSERT_GE(fd, 0);
+  auto f = flood_without_reading(fd, *other, [&](uint64_t i) {
+    PduBuilder rd(Opcode::scsi_command, true);
+    rd.flags(0xc0).itt(uint32_t(0x10000 + i)).field32(20, kLimitBlocks * 512u).field32(24, 1);
+    read16(rd, kLimitBlocks);
+    return rd.wire();
+  });
+  ::close(fd);
+  std::printf("full-length reads: RSS %ld -> %ld KiB, %d TURs (%d late), %s\n", f.rss_before,
+              f.rss_peak, f.tur_checks, f.tur_failures, f.dropped ? "dropped" : "NOT dropped");
+  // Budget 16 MiB running, plus one command over it, plus the Data-In queued under the 4 MiB
+  // output mark and the 8 MiB response that crosses it: well under 64 MiB, against 1 GiB.
+  EXPECT_LT(f.rss_peak - f.rss_before, 64 * 1024 + kQuarantineKib)
+      << "RSS " << f.rss_before << " -> " << f.rss_peak << " KiB";
+  EXPECT_GE(f.tur_checks, 4);
+  EXPECT_EQ(f.tur_failures, 0) << "the other session was not served in time";
+  EXPECT_TRUE(f.dropped) << "the daemon kept a connection that reads nothing";
+  auto data = read_blocks(*other, 0x7000, 0, 128);
+  ASSERT_TRUE(data) << "the other session cannot read after the flood";
+  EXPECT_EQ(data->size(), 65536u);
+}
+
 // 1,000 idle TCP connections against a limit of 64: the daemon closes the extra ones at once,
 // holds no more descriptors than the limit allows, keeps serving an existing session's I/O,
 // and takes new logins again once the crowd leaves.
