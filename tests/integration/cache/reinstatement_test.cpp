@@ -14,6 +14,7 @@
 
 #include "tests/integration/iscsi/raw_client.hpp"
 #include "tests/integration/support/process.hpp"
+#include "tests/integration/support/swift_lun_config.hpp"
 #include "tests/integration/swift/private_swift.hpp"
 
 using namespace swiftness::testing;
@@ -25,15 +26,8 @@ constexpr const char* kIqn = "iqn.2026-11.io.swiftness:reinstate";
 constexpr const char* kInitiator = "iqn.2026-11.io.swiftness:reinstating-initiator";
 
 std::string config(const SwiftAioEnv& env) {
-  return std::string("target:\n  iqn: ") + kIqn +
-         "\n  portals: [\"127.0.0.1:0\"]\n"
-         "swift:\n  auth_url: " +
-         env.auth_url + "\n  user: \"" + env.user + "\"\n  key: " + env.key +
-         "\ncache:\n  path: '@DIR@/cache'\n  size: 64MiB\n  shutdown_drain_s: 120\n"
-         "  max_dirty_age_s: 1\n"
-         "state_dir: '@DIR@/state'\n"
-         "luns:\n  - {id: 0, name: vol, backend: swift, container: reinstate, size: 64MiB,"
-         " block_size: 4096, chunk_size: 1MiB}\n";
+  return swift_lun_yaml(
+      env, {.iqn = kIqn, .container = "reinstate", .size = "64MiB", .cache_size = "64MiB"});
 }
 
 pid_t proxy_pid(const SwiftAioEnv& env) {

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "tests/integration/support/process.hpp"
+#include "tests/integration/support/swift_lun_config.hpp"
 #include "tests/integration/swift/private_swift.hpp"
 
 using namespace swiftness::testing;
@@ -29,15 +30,7 @@ namespace {
 constexpr const char* kIqn = "iqn.2026-11.io.swiftness:swift-faults";
 
 std::string config(const SwiftAioEnv& env) {
-  return std::string("target:\n  iqn: ") + kIqn +
-         "\n  portals: [\"127.0.0.1:0\"]\n"
-         "swift:\n  auth_url: " +
-         env.auth_url + "\n  user: \"" + env.user + "\"\n  key: " + env.key +
-         "\ncache:\n  path: '@DIR@/cache'\n  size: 256MiB\n  shutdown_drain_s: 120\n"
-         "  max_dirty_age_s: 1\n"
-         "state_dir: '@DIR@/state'\n"
-         "luns:\n  - {id: 0, name: vol, backend: swift, container: faults, size: 256MiB,"
-         " block_size: 4096, chunk_size: 1MiB}\n";
+  return swift_lun_yaml(env, {.iqn = kIqn, .container = "faults"});
 }
 
 CommandResult rwverify(const Daemon& d, std::vector<std::string> args) {

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "tests/integration/support/process.hpp"
+#include "tests/integration/support/swift_lun_config.hpp"
 #include "tests/integration/swift/fault_proxy.hpp"
 #include "tests/integration/swift/swift_aio_env.hpp"
 
@@ -46,18 +47,13 @@ struct Sizes {
 
 std::string config(const std::string& auth_url, const SwiftAioEnv& env,
                    const std::string& container, Sizes sizes) {
-  return std::string("target:\n  iqn: ") + kIqn +
-         "\n  portals: [\"127.0.0.1:0\"]\n"
-         "swift:\n  auth_url: " +
-         auth_url + "\n  user: \"" + env.user + "\"\n  key: " + env.key +
-         "\n  request_timeout_ms: 2000\n"
-         "cache:\n  path: '@DIR@/cache'\n  size: " +
-         sizes.cache +
-         "\n  shutdown_drain_s: 120\n  max_dirty_age_s: 1\n"
-         "  read_wait_limit_s: 8\n  write_wait_limit_s: 4\n"
-         "state_dir: '@DIR@/state'\n"
-         "luns:\n  - {id: 0, name: vol, backend: swift, container: " +
-         container + ", size: " + sizes.lun + ", block_size: 4096, chunk_size: 1MiB}\n";
+  return swift_lun_yaml(env, {.iqn = kIqn,
+                              .container = container,
+                              .size = sizes.lun,
+                              .cache_size = sizes.cache,
+                              .auth_url = auth_url,
+                              .swift_extra = "  request_timeout_ms: 2000\n",
+                              .cache_extra = "  read_wait_limit_s: 8\n  write_wait_limit_s: 4\n"});
 }
 
 std::string unique_container(const std::string& tag) {
