@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "admin/http_server.hpp"
@@ -354,20 +355,36 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
     return json_reply(o, 202);
   }
 
+  asio::awaitable<Reply> get_metrics(const Request&) {
+    co_return Reply{200, std::string(admin::Exposition::kContentType), metrics()};
+  }
+  asio::awaitable<Reply> get_status(const Request&) { co_return json_reply(status()); }
+  asio::awaitable<Reply> post_drain(const Request& req) { co_return start_drain(req); }
+  asio::awaitable<Reply> post_reload(const Request&) {
+    if (!reload) co_return admin::json_error(503, "the daemon is not ready to reload");
+    auto running = reload();
+    const ReloadOutcome r = co_await std::move(running);
+    co_return json_reply(reload_json(r), r.applied ? 200 : 409);
+  }
+
+  // The fixed routes (the image routes stream, see below). A known path asked with another
+  // method is 405, so a client can tell a wrong verb from a wrong path.
   asio::awaitable<Reply> handle(const Request& req) override {
-    if (req.path == "/metrics" && req.method == "GET")
-      co_return Reply{200, std::string(admin::Exposition::kContentType), metrics()};
-    if (req.path == "/status" && req.method == "GET") co_return json_reply(status());
-    if (req.path == "/drain") {
-      if (req.method != "POST") co_return admin::json_error(405, "use POST");
-      co_return start_drain(req);
-    }
-    if (req.path == "/reload") {
-      if (req.method != "POST") co_return admin::json_error(405, "use POST");
-      if (!reload) co_return admin::json_error(503, "the daemon is not ready to reload");
-      auto running = reload();
-      const ReloadOutcome r = co_await std::move(running);
-      co_return json_reply(reload_json(r), r.applied ? 200 : 409);
+    struct Route {
+      std::string_view path, method;
+      asio::awaitable<Reply> (State::*run)(const Request&);
+    };
+    static constexpr Route kRoutes[] = {
+        {"/metrics", "GET", &State::get_metrics},
+        {"/status", "GET", &State::get_status},
+        {"/drain", "POST", &State::post_drain},
+        {"/reload", "POST", &State::post_reload},
+    };
+    for (const Route& r : kRoutes) {
+      if (req.path != r.path) continue;
+      if (req.method != r.method) co_return admin::json_error(405, "use " + std::string(r.method));
+      auto running = (this->*r.run)(req);
+      co_return co_await std::move(running);
     }
     co_return admin::json_error(404, "no such route: " + req.method + " " + req.path);
   }
