@@ -21,13 +21,14 @@ if [ "${SWIFTNESS_SANITIZE_RUN:-1}" != 0 ]; then
                integration/abuse/iscsi_abuse_tests integration/swift/swift_http_faults_test
                integration/cache/daemon_swift_fault_tests)
   # Suites that need the shared Swift of the CTest fixture `swift_aio`.
-  with_swift=(integration/iscsi/windows_profile_swift_tests integration/cache/cache_swift_test
+  with_swift=(integration/iscsi/windows_profile_tests integration/cache/cache_swift_test
               integration/daemon/daemon_swift_tests integration/daemon/daemon_lifecycle_tests
               integration/admin/admin_integration_tests integration/swift/swift_errors_test
               integration/swift/swift_tls_test contract/object_store_contract_test)
   targets=(swiftness)
   for s in "${suites[@]}"; do targets+=("${s}_unit_tests"); done
   for t in "${integration[@]}" "${with_swift[@]}"; do targets+=("${t##*/}"); done
+  mapfile -t targets < <(printf '%s\n' "${targets[@]}" | sort -u)
   cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWIFTNESS_SANITIZE=ON
   cmake --build "$asan" --target "${targets[@]}"
   failed=0
@@ -49,7 +50,8 @@ if [ "${SWIFTNESS_SANITIZE_RUN:-1}" != 0 ]; then
   if "${fixture[0]}" setup "${fixture[@]:1}"; then
     for t in "${with_swift[@]}"; do
       echo "== ASan+UBSan: ${t##*/} (with Swift)"
-      "$asan/tests/$t" --gtest_brief=1 || failed=1
+      # The Windows profile suite runs against a Swift LUN with this (a file LUN above).
+      SWIFTNESS_WINDOWS_PROFILE_BACKEND=swift "$asan/tests/$t" --gtest_brief=1 || failed=1
     done
   else
     echo "sanitizer pass: could not start Swift"

@@ -2,17 +2,17 @@
 // (tests/integration/iscsi/ms_initiator.hpp): discovery, login offers, CHAP, the disk-class
 // command sequence of disk arrival and "Initialize Disk (GPT)", LUN RESET, session
 // reinstatement, logout, and the persistent-reservation sequence of failover-cluster validation.
-// Built twice: against a file LUN, and (SWIFTNESS_WINDOWS_PROFILE_SWIFT) against a Swift-backed
-// LUN on the real Swift of the swift_aio fixture.
+// Run twice from one binary: against a file LUN, and with SWIFTNESS_WINDOWS_PROFILE_BACKEND=swift
+// against a Swift-backed LUN on the real Swift of the swift_aio fixture (CTest prefix `swift.`).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
+#include <string_view>
 
 #include "tests/integration/iscsi/ms_initiator.hpp"
 #include "tests/integration/support/process.hpp"
-#ifdef SWIFTNESS_WINDOWS_PROFILE_SWIFT
 #include "tests/integration/swift/swift_aio_env.hpp"
-#endif
 
 using namespace swiftness::testing;
 using namespace std::chrono_literals;
@@ -29,8 +29,15 @@ constexpr const char* kChapSecret = "twelve-bytes";  // 12
 constexpr const char* kMutualUser = "swiftness";
 constexpr const char* kMutualSecret = "sixteen-bytes-ok";  // 16
 
+bool on_swift() {
+  const char* backend = std::getenv("SWIFTNESS_WINDOWS_PROFILE_BACKEND");
+  return backend != nullptr && std::string_view(backend) == "swift";
+}
+
 std::string lun0_config() {
-#ifdef SWIFTNESS_WINDOWS_PROFILE_SWIFT
+  if (!on_swift())
+    return "luns:\n  - {id: 0, name: win, backend: file, path: '@DIR@/win.img', size: 64MiB, "
+           "thin: true}\n";
   auto env = swift_aio_env();
   if (!env) return "";
   std::random_device rd;
@@ -40,10 +47,6 @@ std::string lun0_config() {
          "\ncache:\n  path: '@DIR@/cache'\n  size: 256MiB\n  shutdown_drain_s: 30\n"
          "luns:\n  - {id: 0, name: win, backend: swift, container: " +
          container + ", size: 64MiB, chunk_size: 1MiB}\n";
-#else
-  return "luns:\n  - {id: 0, name: win, backend: file, path: '@DIR@/win.img', size: 64MiB, "
-         "thin: true}\n";
-#endif
 }
 
 std::string config(bool chap, bool mutual, const std::string& target_extra) {
@@ -84,9 +87,9 @@ std::vector<uint8_t> mode_sense6(uint8_t page, uint8_t pc, uint8_t alloc) {
 class WindowsProfile : public ::testing::Test {
  protected:
   void start(bool chap = false, bool mutual = false, const std::string& target_extra = "") {
-#ifdef SWIFTNESS_WINDOWS_PROFILE_SWIFT
-    ASSERT_TRUE(swift_aio_env()) << "the swift_aio fixture left no environment file";
-#endif
+    if (on_swift()) {
+      ASSERT_TRUE(swift_aio_env()) << "the swift_aio fixture left no environment file";
+    }
     daemon_ = std::make_unique<Daemon>(dir_.path(), config(chap, mutual, target_extra));
     ASSERT_TRUE(daemon_->start(60s)) << daemon_->log();
   }
