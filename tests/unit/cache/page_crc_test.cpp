@@ -19,34 +19,33 @@ using Verb = core::MemoryObjectStore::Verb;
 
 class PageCrcTest : public LunFixture {
  protected:
-  // Flips one byte of the cache-file page holding block `lba` as pattern() wrote it with
-  // `tag`, the way a failing SSD or a stray write would. False if no page holds it.
-  bool flip(uint64_t lba, uint8_t tag, FaultFs& fs) {
-    auto f = fs.open("lun1.data", false, false);
-    if (!f) return false;
-    auto size = (*f)->size();
-    if (!size) return false;
+  // The offset of the cache-file page holding block `lba` as pattern() wrote it with `tag`.
+  static std::optional<uint64_t> find_page(cache::File& f, uint64_t lba, uint8_t tag) {
+    auto size = f.size();
+    if (!size) return std::nullopt;
     std::vector<std::byte> all(*size);
-    if (!(*f)->pread(0, all)) return false;
+    if (!f.pread(0, all)) return std::nullopt;
     const auto want = pattern(lba, 1, tag);
     for (uint64_t off = 0; off + kBlock <= all.size(); off += kBlock) {
-      if (std::memcmp(all.data() + off, want.data(), kBlock) != 0) continue;
-      const std::byte b = all[off + 100] ^ std::byte{0x40};
-      return (*f)->pwrite(off + 100, std::span(&b, 1)) && (*f)->sync();
+      if (std::memcmp(all.data() + off, want.data(), kBlock) == 0) return off;
     }
-    return false;
+    return std::nullopt;
   }
-  bool flip(uint64_t lba, uint8_t tag) { return flip(lba, tag, *fs_); }
-  // Whether some page of the cache file holds block `lba` as written with `tag`.
+  // Flips one byte of that page, the way a failing SSD or a stray write would. False if no
+  // page holds the block.
+  bool flip(uint64_t lba, uint8_t tag) {
+    auto f = fs_->open("lun1.data", false, false);
+    if (!f) return false;
+    auto off = find_page(**f, lba, tag);
+    if (!off) return false;
+    std::byte b{};
+    if (!(*f)->pread(*off + 100, std::span(&b, 1))) return false;
+    b ^= std::byte{0x40};
+    return (*f)->pwrite(*off + 100, std::span(&b, 1)) && (*f)->sync();
+  }
   bool holds(uint64_t lba, uint8_t tag) {
     auto f = fs_->open("lun1.data", false, false);
-    std::vector<std::byte> all(*(*f)->size());
-    if (!(*f)->pread(0, all)) return false;
-    const auto want = pattern(lba, 1, tag);
-    for (uint64_t off = 0; off + kBlock <= all.size(); off += kBlock) {
-      if (std::memcmp(all.data() + off, want.data(), kBlock) == 0) return true;
-    }
-    return false;
+    return f && find_page(**f, lba, tag);
   }
 };
 
