@@ -159,6 +159,15 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
       e.counter("swiftness_cache_swift_read_fallbacks_total",
                 "Blocks unreadable in the cache file and served from Swift instead", lun,
                 double(s.swift_read_fallbacks));
+      e.counter("swiftness_cache_page_crc_failures_total",
+                "Cache-file pages whose bytes did not match their CRC32C (never served)", lun,
+                double(s.page_crc_failures));
+      e.counter("swiftness_cache_page_crc_repairs_total",
+                "Of those, clean pages rewritten from their Swift object", lun,
+                double(s.page_crc_repairs));
+      e.gauge("swiftness_cache_damaged_dirty_blocks",
+              "Dirty blocks whose only copy failed its CRC32C: MEDIUM ERROR until written again",
+              lun, double(s.damaged_dirty_blocks));
       e.gauge("swiftness_cache_writes_stopped",
               "1 when a cache-file failure stopped writes to the LUN until a restart", lun,
               s.writes_stopped ? 1.0 : 0.0);
@@ -258,6 +267,9 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
         c["flush_queue_chunks"] = s.dirty_chunks;
         c["hit_blocks"] = s.read_hit_blocks;
         c["miss_blocks"] = s.read_miss_blocks;
+        c["page_crc_failures"] = s.page_crc_failures;
+        c["page_crc_repairs"] = s.page_crc_repairs;
+        c["damaged_dirty_blocks"] = s.damaged_dirty_blocks;
         j["cache"] = std::move(c);
         total_dirty += dirty;
         total_used += s.used_pages * bs;

@@ -180,6 +180,9 @@ TEST_F(CacheCorruption, AFlippedCleanBlockIsServedFromSwiftNeverTheFlippedBytes)
   ASSERT_TRUE(got) << how;
   EXPECT_TRUE(*got == good);
   EXPECT_NE(d.log().find("fails its CRC32C"), std::string::npos) << d.log();
+  // Two flips, two repairs.
+  EXPECT_EQ(metric(d, "swiftness_cache_page_crc_failures_total"), 2);
+  EXPECT_EQ(metric(d, "swiftness_cache_page_crc_repairs_total"), 2);
   EXPECT_EQ(d.stop(60s), 0) << d.log();
 }
 
@@ -203,6 +206,10 @@ TEST_F(CacheCorruption, AFlippedDirtyBlockIsAMediumErrorUntilItIsWrittenAgain) {
     EXPECT_EQ(ascq, 0x1100) << how;  // UNRECOVERED READ ERROR
   }
   EXPECT_NE(d.log().find("its only copy is damaged"), std::string::npos) << d.log();
+  EXPECT_EQ(metric(d, "swiftness_cache_damaged_dirty_blocks"), 1);
+  auto status = unix_http((d.dir() / "state" / "admin.sock").string(), "GET", "/status");
+  ASSERT_TRUE(status);
+  EXPECT_NE(status->body.find("\"damaged_dirty_blocks\":1"), std::string::npos) << status->body;
 
   // A write over the block heals it.
   const auto second = block_bytes(700, 2);
@@ -211,6 +218,7 @@ TEST_F(CacheCorruption, AFlippedDirtyBlockIsAMediumErrorUntilItIsWrittenAgain) {
   auto got = s.read(700, &how);
   ASSERT_TRUE(got) << how;
   EXPECT_TRUE(*got == second);
+  EXPECT_EQ(metric(d, "swiftness_cache_damaged_dirty_blocks"), 0);
   // SIGTERM drains: nothing is left that could not reach Swift.
   EXPECT_EQ(d.stop(120s), 0) << d.log();
   EXPECT_NE(d.log().find("drained"), std::string::npos) << d.log();
