@@ -20,6 +20,10 @@ class File {
   // Whole transfers or an error; a short read past the end zero-fills the rest.
   virtual core::Result<void> pwrite(uint64_t offset, std::span<const std::byte> data) = 0;
   virtual core::Result<void> pread(uint64_t offset, std::span<std::byte> out) = 0;
+  // The same read, but only if it completes without waiting for the device (the pages are in
+  // the page cache): true when `out` is filled, false when it would block or the file cannot
+  // tell. Never blocks, so the io threads may call it (a hit then skips two thread hops).
+  virtual bool pread_nowait(uint64_t /*offset*/, std::span<std::byte> /*out*/) { return false; }
   // fdatasync: everything written before the call is on stable storage when it returns.
   virtual core::Result<void> sync() = 0;
   virtual core::Result<uint64_t> size() = 0;

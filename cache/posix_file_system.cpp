@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -62,6 +63,13 @@ class PosixFile final : public File {
       done += size_t(n);
     }
     return {};
+  }
+
+  bool pread_nowait(uint64_t offset, std::span<std::byte> out) override {
+    // RWF_NOWAIT (Linux 4.14): EAGAIN instead of waiting for the disk; a short read (part of
+    // the range cached, or the end of the file) goes to the blocking pread, which zero-fills.
+    iovec iov{out.data(), out.size()};
+    return ::preadv2(fd_, &iov, 1, off_t(offset), RWF_NOWAIT) == ssize_t(out.size());
   }
 
   core::Result<void> sync() override {
