@@ -24,20 +24,34 @@ cmake --build "$build" -j2 --target $(printf 'fuzz_%s ' "${targets[@]}")
 
 out=${SWIFTNESS_FUZZ_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/swiftness-fuzz.XXXXXX")}
 mkdir -p "$out"
-failed=()
-for t in "${targets[@]}"; do
+
+# One target for `seconds`, its exit code in $out/$t/rc.
+fuzz_one() {
+  local t=$1 rc=0
   mkdir -p "$out/$t/corpus" "$out/$t/crashes"
-  log="$out/$t/log"
   # New inputs go to the scratch corpus (first directory); the seeds are only read.
-  set +e
   "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -max_len=16384 -print_final_stats=1 -artifact_prefix="$out/$t/crashes/" \
-    "$out/$t/corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1
-  rc=$?
-  set -e
+    "$out/$t/corpus" "tests/fuzz/corpus/$t" >"$out/$t/log" 2>&1 || rc=$?
+  echo "$rc" >"$out/$t/rc"
+}
+
+# SWIFTNESS_FUZZ_JOBS targets at a time (default 2, one per core of the CI machine): each still
+# runs for `seconds`; five targets take three rounds instead of five.
+parallel=${SWIFTNESS_FUZZ_JOBS:-2}
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
+  fuzz_one "$t" &
+done
+wait
+
+failed=()
+for t in "${targets[@]}"; do
+  log="$out/$t/log"
+  rc=$(cat "$out/$t/rc" 2>/dev/null || echo "?")
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
-  if [ $rc -ne 0 ]; then
+  if [ "$rc" != 0 ]; then
     echo "fuzz_$t: FAILED (exit $rc) after ${execs:-?} executions; log $log"
     grep -E 'ERROR|invariant failed|SUMMARY|Test unit written' "$log" | head -20 || true
     failed+=("$t")
