@@ -271,8 +271,13 @@ asio::awaitable<void> CachedLun::flusher_loop() {
     bool want_index = false;
     {
       std::lock_guard lock(mu_);
-      want_index = index_dirty_ &&
-                   (drain_requests_ > 0 || Clock::now() - last_index_save_ >= cfg_.index_interval);
+      // Saving the index holds this loop (a journal sync and two PUTs), so no upload starts
+      // meanwhile: during a drain only once nothing is left to upload (drain() saves it then
+      // too), not after every upload, which left flush_concurrency slots idle between batches.
+      const bool drained =
+          drain_requests_ > 0 && state_->dirty_blocks == 0 && uploads_in_flight_.load() == 0;
+      want_index =
+          index_dirty_ && (drained || Clock::now() - last_index_save_ >= cfg_.index_interval);
     }
     if (want_index) (void)co_await save_index();
     if (Clock::now() - gc_last >= std::chrono::milliseconds(500)) {
