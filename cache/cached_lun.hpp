@@ -211,6 +211,9 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   void maybe_read_ahead(core::Lba lba, uint64_t blocks);
 
   // Swift side (cached_lun_flush.cpp)
+  // Starts the whole-object GET of (chunk, ref) unless one is on its way; its slot says when
+  // it is done. fetch_content() waits for it; read-ahead does not.
+  std::shared_ptr<FetchSlot> start_fetch(uint64_t chunk, ObjectRef ref);
   boost::asio::awaitable<core::Result<std::shared_ptr<const std::vector<std::byte>>>> fetch_content(
       uint64_t chunk, ObjectRef ref);
   boost::asio::awaitable<core::Result<std::vector<std::byte>>> get_verified(uint64_t chunk,

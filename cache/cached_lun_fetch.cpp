@@ -76,7 +76,10 @@ asio::awaitable<T> within(asio::any_io_executor ex, Clock::time_point deadline, 
 asio::awaitable<Result<std::vector<std::byte>>> CachedLun::get_verified(uint64_t chunk,
                                                                         ObjectRef ref) {
   const core::ObjectKey key{lun_.container, object_name(chunk, ref)};
-  const core::GetOptions opts;
+  // No MD5 pass over the body in the Swift client: decode() checks the CRC32C of every byte
+  // against our index, which catches whatever the ETag would (and a mismatch is retried below).
+  core::GetOptions opts;
+  opts.verify_etag = false;
   std::error_code last = block_errc::unavailable;
   auto backoff = std::chrono::milliseconds(20);
   // No new attempt once a reader would have given up (the reader's own bound is in
@@ -109,9 +112,9 @@ asio::awaitable<Result<std::vector<std::byte>>> CachedLun::get_verified(uint64_t
       last = block_errc::medium_error;
       continue;
     }
-    // An object our index refers to is gone, or Swift's bytes fail the ETag (SwiftStore checks
-    // whole GETs while reading): the data is lost (MEDIUM ERROR); anything else means Swift
-    // is not answering (LOGICAL UNIT COMMUNICATION FAILURE via unavailable).
+    // An object our index refers to is gone (or its bytes failed a check in the client): the
+    // data is lost (MEDIUM ERROR); anything else means Swift is not answering (LOGICAL UNIT
+    // COMMUNICATION FAILURE via unavailable).
     last = got.error() == object_errc::not_found || got.error() == object_errc::checksum_mismatch
                ? std::error_code(block_errc::medium_error)
                : std::error_code(block_errc::unavailable);
@@ -180,56 +183,54 @@ asio::awaitable<Result<std::optional<CachedLun::RangeBytes>>> CachedLun::get_ran
   co_return co_await std::move(waiting);
 }
 
-asio::awaitable<Result<std::shared_ptr<const std::vector<std::byte>>>> CachedLun::fetch_content(
-    uint64_t chunk, ObjectRef ref) {
-  const auto since = Clock::now();
-  const auto deadline = since + cfg_.read_wait_limit;
+std::shared_ptr<CachedLun::FetchSlot> CachedLun::start_fetch(uint64_t chunk, ObjectRef ref) {
   std::shared_ptr<FetchSlot> slot;
-  bool owner = false;
   const auto key = std::make_pair(chunk, ref.gen);
   {
     std::lock_guard lock(mu_);
     auto it = fetches_.find(key);
-    if (it != fetches_.end()) {
-      slot = it->second;
-    } else {
-      slot = std::make_shared<FetchSlot>();
-      fetches_[key] = slot;
-      owner = true;
-    }
+    if (it != fetches_.end()) return it->second;
+    slot = std::make_shared<FetchSlot>();
+    fetches_[key] = slot;
   }
   // The GET runs on its own, so every reader, the first one included, waits at most until its
   // deadline (NOT READY after that) however long a hung Swift request takes (issue 8); the
   // fetch still fills the cache when it completes.
-  if (owner) {
-    ++fetches_in_flight_;
-    asio::co_spawn(
-        ex_,
-        [self = shared_from_this(), chunk, ref, key, slot]() -> asio::awaitable<void> {
-          auto got = co_await self->get_verified(chunk, ref);
-          co_await self->hooks_->run(kHookFetchAfterGet);
-          Result<std::shared_ptr<const std::vector<std::byte>>> out = block_errc::aborted;
-          if (got) {
-            out = std::make_shared<const std::vector<std::byte>>(std::move(*got));
-          } else {
-            out = got.error();
-          }
-          {
-            std::lock_guard lock(self->mu_);
-            slot->done = true;
-            slot->result = out;
-          }
-          // The slot stays until the fill is done so a second reader finds the bytes instead
-          // of fetching them again.
-          if (out) co_await self->fill(chunk, ref, *out, 0, UINT32_MAX);
-          {
-            std::lock_guard lock(self->mu_);
-            self->fetches_.erase(key);
-          }
-          --self->fetches_in_flight_;
-        },
-        asio::detached);
-  }
+  ++fetches_in_flight_;
+  asio::co_spawn(
+      ex_,
+      [self = shared_from_this(), chunk, ref, key, slot]() -> asio::awaitable<void> {
+        auto got = co_await self->get_verified(chunk, ref);
+        co_await self->hooks_->run(kHookFetchAfterGet);
+        Result<std::shared_ptr<const std::vector<std::byte>>> out = block_errc::aborted;
+        if (got) {
+          out = std::make_shared<const std::vector<std::byte>>(std::move(*got));
+        } else {
+          out = got.error();
+        }
+        {
+          std::lock_guard lock(self->mu_);
+          slot->done = true;
+          slot->result = out;
+        }
+        // The slot stays until the fill is done so a second reader finds the bytes instead
+        // of fetching them again.
+        if (out) co_await self->fill(chunk, ref, *out, 0, UINT32_MAX);
+        {
+          std::lock_guard lock(self->mu_);
+          self->fetches_.erase(key);
+        }
+        --self->fetches_in_flight_;
+      },
+      asio::detached);
+  return slot;
+}
+
+asio::awaitable<Result<std::shared_ptr<const std::vector<std::byte>>>> CachedLun::fetch_content(
+    uint64_t chunk, ObjectRef ref) {
+  const auto since = Clock::now();
+  const auto deadline = since + cfg_.read_wait_limit;
+  std::shared_ptr<FetchSlot> slot = start_fetch(chunk, ref);
   asio::steady_timer timer(ex_);
   for (;;) {
     {

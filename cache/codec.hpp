@@ -56,8 +56,8 @@ class ChunkCodec {
                                     std::span<const std::byte> content) const;
   // Checks the content against `expected_crc` (our index's) and the CRC in metadata, and, only
   // when there is no expected CRC, the ETag against the body (with one, the MD5 adds nothing
-  // but ~8 ms of CPU per 4 MiB; SwiftStore verifies the ETag of whole GETs while reading
-  // anyway); any mismatch is object_errc::checksum_mismatch. Takes the object to reuse its
+  // but ~8 ms of CPU per 4 MiB, and the cache's GETs turn SwiftStore's ETag check off for the
+  // same reason); any mismatch is object_errc::checksum_mismatch. Takes the object to reuse its
   // body's storage.
   core::Result<std::vector<std::byte>> decode(uint64_t chunk, uint64_t gen, core::Object obj,
                                               std::optional<uint32_t> expected_crc) const;
