@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The ASan+UBSan pass of the README's test command (deploy/run-tests.sh), runnable alone: builds
+# the unit suites, the daemon and the integration suites with both sanitizers in BUILD_DIR and
+# runs them, the ones that need Swift against a Swift of their own. Any report fails the run
+# (-fno-sanitize-recover=all).
+#
+# Usage: deploy/sanitizer-pass.sh [BUILD_DIR (default build-asan)]
+#
+# -O1 -g1 rather than the RelWithDebInfo default -O2 -g: AddressSanitizer's recommended level,
+# line tables are all a report needs, and the compile (the longest phase of the test command)
+# takes about half the CPU time. Like tests/fuzz/run.sh, this directory is built for this pass
+# alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+asan=${1:-build-asan}
+suites=(core config iscsi scsi storage swift cache admin)
+# Integration suites (tests/PATH/BINARY) that bring up whatever they need themselves (the
+# Keystone suite starts a Keystone and a Swift that trusts it, keystone_aio.sh).
+integration=(integration/iscsi/iscsi_integration_tests integration/iscsi/windows_profile_tests
+             integration/abuse/iscsi_abuse_tests integration/swift/swift_http_faults_test
+             integration/cache/daemon_swift_fault_tests integration/swift/swift_keystone_test)
+# Suites that need the shared Swift of the CTest fixture `swift_aio`.
+with_swift=(integration/iscsi/windows_profile_tests integration/cache/cache_swift_test
+            integration/daemon/daemon_swift_tests integration/daemon/daemon_lifecycle_tests
+            integration/admin/admin_integration_tests integration/swift/swift_errors_test
+            integration/swift/swift_tls_test contract/object_store_contract_test)
+targets=(swiftness)
+for s in "${suites[@]}"; do targets+=("${s}_unit_tests"); done
+for t in "${integration[@]}" "${with_swift[@]}"; do targets+=("${t##*/}"); done
+mapfile -t targets < <(printf '%s\n' "${targets[@]}" | sort -u)
+cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWIFTNESS_SANITIZE=ON \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
+start=$SECONDS
+cmake --build "$asan" --target "${targets[@]}"
+echo "sanitizer pass: built in $((SECONDS - start)) s"
+
+start=$SECONDS
+failed=0
+for s in "${suites[@]}"; do
+  echo "== ASan+UBSan: ${s}_unit_tests"
+  "$asan/tests/unit/$s/${s}_unit_tests" --gtest_brief=1 || failed=1
+done
+# The real daemon, built with the sanitizers, against libiscsi's tools, raw PDUs, a client
+# that behaves like the Microsoft initiator, hostile clients, and a Swift of the test's own.
+for t in "${integration[@]}"; do
+  echo "== ASan+UBSan: ${t##*/}"
+  "$asan/tests/$t" --gtest_brief=1 || failed=1
+done
+# The fixture's own script starts that Swift on free ports in $asan/swift-aio, where these
+# tests look for its env file, and stops it by PID (through deploy/swift-aio.sh) afterwards,
+# also when this script is interrupted.
+fixture=(tests/integration/swift/swift_aio_fixture.sh "$asan/swift-aio" deploy/swift-aio.sh)
+trap '"${fixture[0]}" cleanup "${fixture[@]:1}"' EXIT
+if "${fixture[0]}" setup "${fixture[@]:1}"; then
+  for t in "${with_swift[@]}"; do
+    echo "== ASan+UBSan: ${t##*/} (with Swift)"
+    # The Windows profile suite runs against a Swift LUN with this (a file LUN above).
+    SWIFTNESS_WINDOWS_PROFILE_BACKEND=swift "$asan/tests/$t" --gtest_brief=1 || failed=1
+  done
+else
+  echo "sanitizer pass: could not start Swift"
+  failed=1
+fi
+"${fixture[0]}" cleanup "${fixture[@]:1}"
+trap - EXIT
+echo "sanitizer pass: suites ran in $((SECONDS - start)) s"
+if [ "$failed" != 0 ]; then
+  echo "sanitizer pass: FAILED"
+  exit 1
+fi
+echo "sanitizer pass: all suites passed"
