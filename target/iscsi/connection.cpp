@@ -18,11 +18,24 @@ using asio::use_awaitable;
 
 namespace swiftness::iscsi {
 
+namespace {
+
+// The io_context's executor under the socket's type-erased one. Every socket here belongs to
+// an io_context (the daemon runs no other execution context), so the cast holds when the
+// socket's executor is something else on it, such as a strand.
+asio::io_context::executor_type io_executor_of(asio::ip::tcp::socket& s) {
+  if (auto* plain = s.get_executor().target<asio::io_context::executor_type>()) return *plain;
+  auto& context = asio::query(s.get_executor(), asio::execution::context);
+  return static_cast<asio::io_context&>(context).get_executor();
+}
+
+}  // namespace
+
 Connection::Connection(asio::ip::tcp::socket socket, std::shared_ptr<TargetContext> ctx)
     : ctx_owner_(std::move(ctx)),
       ctx_(*ctx_owner_),
       socket_(std::move(socket)),
-      strand_(asio::make_strand(socket_.get_executor())),
+      strand_(asio::make_strand(io_executor_of(socket_))),
       log_(core::logger("iscsi")),
       drained_(strand_),
       login_timer_(strand_),

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -28,7 +29,11 @@ namespace swiftness::iscsi {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+  // Over the io_context's concrete executor type, not any_io_executor: Asio copies the
+  // coroutines' executor into an any_io_executor at every co_spawn and asynchronous operation,
+  // and a strand of a type-erased executor is too big for its small-object buffer, so each copy
+  // was a heap allocation (about half of a 4 KiB READ's allocations, perf uprobes on malloc).
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
   // Shares ownership of the context: coroutine frames still queued when the io_context is
   // destroyed at shutdown destroy their connection after the daemon dropped its own reference.

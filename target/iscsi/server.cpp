@@ -49,22 +49,25 @@ std::vector<uint16_t> Server::bound_ports() const {
 }
 
 void Server::accept(std::shared_ptr<asio::ip::tcp::acceptor> acceptor) {
-  acceptor->async_accept(asio::make_strand(ex_), [this, acceptor](boost::system::error_code ec,
-                                                                  asio::ip::tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-    if (!ec) {
-      if (ctx_->connections.load() >= ctx_->config.max_connections) {
-        // Over the limit: refuse at once rather than let idle sockets starve live sessions.
-        socket.close(ec);
-      } else {
-        auto conn = std::make_shared<Connection>(std::move(socket), ctx_);
-        std::erase_if(connections_, [](auto& w) { return w.expired(); });
-        connections_.push_back(conn);
-        conn->start();
-      }
-    }
-    accept(acceptor);
-  });
+  // The socket gets the io_context's plain executor; the Connection puts its own strand over
+  // it. (A socket on a strand of a type-erased executor made Asio heap-allocate a copy of that
+  // strand at nearly every operation.)
+  acceptor->async_accept(
+      ex_, [this, acceptor](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+        if (!ec) {
+          if (ctx_->connections.load() >= ctx_->config.max_connections) {
+            // Over the limit: refuse at once rather than let idle sockets starve live sessions.
+            socket.close(ec);
+          } else {
+            auto conn = std::make_shared<Connection>(std::move(socket), ctx_);
+            std::erase_if(connections_, [](auto& w) { return w.expired(); });
+            connections_.push_back(conn);
+            conn->start();
+          }
+        }
+        accept(acceptor);
+      });
 }
 
 void Server::stop() {
