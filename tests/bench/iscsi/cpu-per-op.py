@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Daemon CPU per command: for A/B work on the data path on a shared machine.
+
+Starts `swiftness serve` (a file LUN, or a Swift-backed LUN against a running Swift such as the
+swift_aio fixture's), fills the LUN with 1 MiB writes so reads are cache hits, then runs
+iscsi-loadgen jobs and prints, per job, the daemon's utime+stime (all threads, /proc/PID/stat)
+divided by the commands done. Wall-clock IOPS swing with whatever else runs; CPU per command
+much less, so compare binaries back to back with this rather than by IOPS.
+
+  tests/bench/iscsi/cpu-per-op.py --swiftness build/swiftness --loadgen build/iscsi-loadgen \\
+      --kind swift --swift-env build/swift-aio/env --threads 1 \\
+      --jobs randread:4k:1,randread:4k:32,randwrite:4k:32
+
+--mallocs also counts the daemon's malloc calls per command through a perf uprobe; it needs
+root and, once, `perf probe -x /lib/x86_64-linux-gnu/libc.so.6 malloc`.
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+IQN = "iqn.2026-11.org.swiftness.bench:cpu-per-op"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def config(kind, work, port, swift_env, size_mib):
+    cfg = (f"state_dir: {work}/state\nlog_level: warn\ntarget:\n  iqn: {IQN}\n"
+           f"  portals: [\"127.0.0.1:{port}\"]\n")
+    if kind == "file":
+        return cfg + (f"luns:\n  - {{id: 0, name: f, backend: file, path: '{work}/lun.img', "
+                      f"size: {size_mib}MiB}}\n")
+    env = dict(line.strip().split("=", 1) for line in open(swift_env) if "=" in line)
+    return cfg + (f"swift:\n  auth_url: {env['SWIFT_AUTH_URL']}\n  user: \"{env['SWIFT_USER']}\"\n"
+                  f"  key: {env['SWIFT_KEY']}\ncache:\n  path: {work}/cache\n"
+                  f"  size: {4 * size_mib}MiB\nluns:\n  - {{id: 0, name: s, backend: swift, "
+                  f"container: cpu-per-op-{port}, size: {size_mib}MiB, block_size: 512, "
+                  f"chunk_size: 4MiB}}\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--swiftness", required=True)
+    ap.add_argument("--loadgen", required=True)
+    ap.add_argument("--kind", choices=["file", "swift"], default="file")
+    ap.add_argument("--swift-env", help="KEY=VALUE file of a running Swift (swift_aio's env)")
+    ap.add_argument("--threads", type=int, default=0, help="serve --threads (0: its default)")
+    ap.add_argument("--size-mib", type=int, default=256)
+    ap.add_argument("--duration", type=int, default=5, help="seconds per job")
+    ap.add_argument("--jobs", default="randread:4k:1,randread:4k:32,randwrite:4k:32",
+                    help="comma-separated rw:bs:qd")
+    ap.add_argument("--label", default="")
+    ap.add_argument("--mallocs", action="store_true")
+    a = ap.parse_args()
+    if a.kind == "swift" and not a.swift_env:
+        sys.exit("--kind swift needs --swift-env")
+
+    work = tempfile.mkdtemp(prefix="cpu-per-op-")
+    port = free_port()
+    with open(f"{work}/swiftness.yaml", "w") as f:
+        f.write(config(a.kind, work, port, a.swift_env, a.size_mib))
+    args = [a.swiftness, "serve", "--config", f"{work}/swiftness.yaml"]
+    if a.threads:
+        args += ["--threads", str(a.threads)]
+    daemon = subprocess.Popen(args, stdout=open(f"{work}/daemon.log", "w"),
+                              stderr=subprocess.STDOUT)
+    url = f"iscsi://127.0.0.1:{port}/{IQN}/0"
+    try:
+        for _ in range(100):  # up to ~20 s for the daemon to listen (Swift LUNs open first)
+            probe = [a.loadgen, "--rw", "randread", "--ops", "1", "--duration", "0", url]
+            if subprocess.run(probe, capture_output=True).returncode == 0:
+                break
+            if daemon.poll() is not None:
+                sys.exit(f"the daemon exited; see {work}/daemon.log")
+            time.sleep(0.2)
+        fill = [a.loadgen, "--rw", "seqwrite", "--bs", "1m", "--qd", "8", "--duration", "0",
+                "--ops", str(a.size_mib), url]
+        subprocess.run(fill, capture_output=True, check=True)
+        for job in a.jobs.split(","):
+            rw, bs, qd = job.split(":")
+            counter = None
+            if a.mallocs:
+                counter = subprocess.Popen(["perf", "stat", "-x,", "-e", "probe_libc:malloc",
+                                            "-p", str(daemon.pid)],
+                                           stderr=subprocess.PIPE, text=True)
+                time.sleep(0.5)
+            before = cpu_seconds(daemon.pid)
+            run = subprocess.run([a.loadgen, "--rw", rw, "--bs", bs, "--qd", qd, "--duration",
+                                  str(a.duration), url], capture_output=True, text=True)
+            used = cpu_seconds(daemon.pid) - before
+            if run.returncode != 0:
+                sys.exit(f"{job}: iscsi-loadgen failed: {run.stderr.strip()}")
+            result = json.loads(run.stdout.strip().splitlines()[-1])
+            ops = result["ops"]
+            line = (f"{a.label} {a.kind} threads={a.threads or 'default'} {job}: "
+                    f"{result['iops']:.0f} IOPS, {used:.2f} CPU s for {ops} commands = "
+                    f"{1e6 * used / ops:.1f} us/command")
+            if counter:
+                counter.send_signal(signal.SIGINT)
+                mallocs = int(counter.communicate()[1].strip().splitlines()[-1].split(",")[0])
+                line += f", {mallocs / ops:.1f} mallocs/command"
+            line += f" (load {open('/proc/loadavg').read().split()[0]})"
+            print(line.strip(), flush=True)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=120)
+
+
+if __name__ == "__main__":
+    main()
