@@ -54,7 +54,7 @@ std::vector<PageRun> slice_runs(const std::vector<PageRun>& runs, uint32_t offse
 // What an initiator is told when the cache file system fails (issue 8, cache-device faults).
 // SBC-3 thin provisioning: a LU that cannot allocate the resources for a write reports DATA
 // PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT; a full cache file system is exactly that, and
-// the LU stays write-protected (reads keep working) until a restart, which is also how
+// the LU stays write-protected (reads keep working) until there is room again, which is also how
 // initiators read it (VMware ESXi: THINPROV_NOSPACE, the LUN is read-only). A read-only file
 // system is DATA PROTECT, WRITE PROTECTED. Anything else (EIO) is the medium failing: MEDIUM
 // ERROR, WRITE ERROR or UNRECOVERED READ ERROR (SPC-4 Annex D).
@@ -520,12 +520,14 @@ std::error_code CachedLun::local_failure_locked(std::error_code ec, std::string_
   if (first_stop) {
     failed_ = true;
     failed_errc_ = told;
+    start_resume_probe_locked();
   }
   // Every command can meet the failure: rate-limited, except the one that stops writes.
   uint64_t suppressed = 0;
   if (first_stop) {
     core::logger("cache")->error(
-        "{}: cache file {} failed: {}; writes are refused ({}) until a restart, reads go on",
+        "{}: cache file {} failed: {}; writes are refused ({}) until a probe finds the cache "
+        "file system working again, reads go on",
         lun_.container, what, ec.message(), told.message());
   } else if (local_log_limit_.allow(suppressed)) {
     if (suppressed) {

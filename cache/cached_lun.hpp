@@ -71,7 +71,7 @@ struct CacheStats {
   uint64_t page_crc_failures = 0;     // cache-file pages whose bytes did not match their CRC32C
   uint64_t page_crc_repairs = 0;      // of those, clean pages rewritten from their Swift object
   uint64_t damaged_dirty_blocks = 0;  // dirty blocks lost that way: MEDIUM ERROR until rewritten
-  bool writes_stopped = false;        // a local failure stopped writes until a restart
+  bool writes_stopped = false;        // a local failure stopped writes (until a probe resumes)
 };
 
 struct OrphanReport {
@@ -175,8 +175,8 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
                                       const std::vector<PageRun>& runs);  // pool
   core::Result<void> append_record_locked(Record& rec);
   // Counts and logs (rate-limited) a failed cache-file operation and returns what the initiator
-  // is told (local_errc); `stop` also stops writes until a restart, as a journal that may hold
-  // a hole must not be appended to. Holds mu_.
+  // is told (local_errc); `stop` also stops writes until the resume probe succeeds, as a
+  // journal that may hold a hole must not be appended to. Holds mu_.
   std::error_code local_failure_locked(std::error_code ec, std::string_view what, bool stop);
   // Page pieces of a read whose pread failed: clean blocks again from Swift (their object holds
   // the same bytes), dirty ones are MEDIUM ERROR (they exist nowhere else).
@@ -235,7 +235,12 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   boost::asio::awaitable<void> upload(uint64_t chunk);
   boost::asio::awaitable<void> flusher_loop();
   boost::asio::awaitable<void> maintenance_loop();
-  core::Result<void> checkpoint_blocking();
+  // `resuming`: the one checkpoint allowed while writes are stopped (try_resume_blocking).
+  core::Result<void> checkpoint_blocking(bool resuming = false);
+  // Writes resume after a local failure (cached_lun_resume.cpp): the bounded probe loop.
+  void start_resume_probe_locked();
+  boost::asio::awaitable<void> resume_loop();
+  bool try_resume_blocking();  // pool: true once writes are accepted again
   boost::asio::awaitable<core::Result<void>> save_index();
   boost::asio::awaitable<void> collect_garbage();
   boost::asio::awaitable<core::Result<OrphanReport>> collect_orphans();
@@ -300,8 +305,9 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   std::atomic<bool> kick_maintenance_{false};
   std::atomic<bool> orphan_running_{false};
   std::atomic<bool> closed_{false};
-  std::atomic<bool> store_healthy_{true};  // false after an upload failed, until one succeeds
-  std::atomic<bool> index_saving_{false};  // save_index() runs one at a time
+  std::atomic<bool> store_healthy_{true};    // false after an upload failed, until one succeeds
+  std::atomic<bool> index_saving_{false};    // save_index() runs one at a time
+  std::atomic<bool> resume_running_{false};  // resume_loop() runs one at a time
 };
 
 }  // namespace swiftness::cache

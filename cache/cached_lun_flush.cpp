@@ -30,12 +30,12 @@ void CachedLun::evict_locked(uint64_t target_free) {
   }
 }
 
-Result<void> CachedLun::checkpoint_blocking() {
+Result<void> CachedLun::checkpoint_blocking(bool resuming) {
   std::lock_guard dlock(durability_mu_);
   uint64_t new_gen = 0;
   {
     std::lock_guard lock(mu_);
-    if (failed_) return failed_errc_;
+    if (failed_ && !resuming) return failed_errc_;
     new_gen = journal_gen_ + 1;
   }
   const std::string base = sanitized();

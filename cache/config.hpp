@@ -42,6 +42,10 @@ struct CacheConfig {
   uint64_t checkpoint_data_bytes = 256ull << 20;    // ... or this much data was written (replay
                                                     // re-reads it to check it: bounded restart)
   bool write_cache_enabled = true;                  // SCSI caching page WCE (initial value)
+  // After a cache-file failure stopped writes: first probe of the file system after this, then
+  // twice as long each time up to a minute; writes resume once a probe succeeds. 0: never (a
+  // restart resumes them).
+  std::chrono::milliseconds resume_probe_interval{5'000};
   // O_DIRECT for cache-file writes (design.md §4: faster random overwrites). Off by default:
   // direct writes leave nothing in the page cache, and without an in-memory block cache of
   // our own the next hit would read the SSD (cache-bench: 5x slower hot reads).

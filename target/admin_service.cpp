@@ -169,7 +169,7 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
               "Dirty blocks whose only copy failed its CRC32C: MEDIUM ERROR until written again",
               lun, double(s.damaged_dirty_blocks));
       e.gauge("swiftness_cache_writes_stopped",
-              "1 when a cache-file failure stopped writes to the LUN until a restart", lun,
+              "1 while a cache-file failure stops writes to the LUN (a probe resumes them)", lun,
               s.writes_stopped ? 1.0 : 0.0);
       e.gauge("swiftness_swift_chunk_objects", "Chunk objects of the LUN in Swift", lun,
               double(s.chunk_objects));

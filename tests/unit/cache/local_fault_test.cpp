@@ -92,6 +92,9 @@ class ErrnoFs final : public cache::FileSystem {
 
 class LocalFaultTest : public LunFixture {
  protected:
+  // Most tests look at the stopped state itself; the resume tests set an interval.
+  LocalFaultTest() { cache_.resume_probe_interval = std::chrono::milliseconds(0); }
+
   std::shared_ptr<ErrnoFs> efs_ = std::make_shared<ErrnoFs>(fs_);
 
   std::shared_ptr<cache::CachedLun> open_errno() {
@@ -240,6 +243,61 @@ TEST_F(LocalFaultTest, AnUnreadableDirtyPageIsAMediumErrorNeverOtherBytes) {
   expect_tag(*lun, 20, 8, 1);
   efs_->heal();
   expect_tag(*lun, 16, 4, 2);
+  close(lun);
+}
+
+TEST_F(LocalFaultTest, WritesResumeByThemselvesOnceTheFileSystemHasRoomAgain) {
+  cache_.resume_probe_interval = std::chrono::milliseconds(20);
+  auto lun = open_errno();
+  ASSERT_TRUE(lun);
+  ASSERT_TRUE(write(*lun, 0, 8, 1, true));
+  efs_->fail_writes(".journal.", ENOSPC);
+  auto w = write(*lun, 100, 8, 2);
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error(), block_errc::no_space);
+  EXPECT_TRUE(lun->stats().writes_stopped);  // a failed journal write stops writes
+  efs_->fail_writes("lun1.", ENOSPC);        // and the whole file system is full
+  // While it lasts the probes fail (about five of them here) and writes stay refused.
+  pump_until([] { return false; }, std::chrono::milliseconds(300));
+  EXPECT_TRUE(lun->stats().writes_stopped);
+  EXPECT_EQ(write(*lun, 100, 8, 2).error(), block_errc::no_space);
+  efs_->heal();
+  ASSERT_TRUE(pump_until([&] { return !lun->stats().writes_stopped; }));
+  EXPECT_FALSE(fs_->exists("lun1.probe"));  // the probe leaves nothing behind
+  ASSERT_TRUE(write(*lun, 200, 8, 3, true));
+  ASSERT_TRUE(flush(*lun));
+  expect_tag(*lun, 0, 8, 1);
+  expect_tag(*lun, 200, 8, 3);
+  abandon(lun);
+  fs_->power_loss();  // what was acknowledged as durable after the resume is durable
+  fs_->revive();
+  auto back = open_errno();
+  ASSERT_TRUE(back);
+  expect_tag(*back, 0, 8, 1);
+  expect_tag(*back, 200, 8, 3);
+  close(back);
+}
+
+TEST_F(LocalFaultTest, APageAFailedWritebackLostIsCaughtWhenWritesResume) {
+  cache_.resume_probe_interval = std::chrono::milliseconds(20);
+  auto lun = open_errno();
+  ASSERT_TRUE(lun);
+  ASSERT_TRUE(write(*lun, 0, 8, 1));  // WCE=1: in the page cache only
+  efs_->fail_writes(".data", EIO);
+  ASSERT_EQ(flush(*lun).error(), block_errc::medium_error);
+  // The kernel dropped one of those pages with the failed writeback: the disk has other bytes.
+  ASSERT_TRUE(flip_block(*fs_, 3, 1));
+  efs_->heal();
+  ASSERT_TRUE(pump_until([&] { return !lun->stats().writes_stopped; }));
+  EXPECT_EQ(lun->stats().damaged_dirty_blocks, 1u);
+  auto r = read(*lun, 3, 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), block_errc::medium_error);  // never the lost page's bytes
+  expect_tag(*lun, 0, 3, 1);
+  expect_tag(*lun, 4, 4, 1);
+  ASSERT_TRUE(write(*lun, 3, 1, 4, true));  // a write heals it
+  expect_tag(*lun, 3, 1, 4);
+  EXPECT_EQ(lun->stats().damaged_dirty_blocks, 0u);
   close(lun);
 }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "cache/cached_lun.hpp"
@@ -78,6 +79,31 @@ class LunFixture : public ::testing::Test {
     return std::memcmp(expect.data(), block.data(), kBlock) == 0 ? tag : -1;
   }
 
+  // The offset of the cache-file page holding block `lba` as pattern() wrote it with `tag`.
+  static std::optional<uint64_t> find_block(cache::FileSystem& fs, uint64_t lba, uint8_t tag) {
+    auto f = fs.open("lun1.data", false, false);
+    if (!f) return std::nullopt;
+    auto size = (*f)->size();
+    if (!size) return std::nullopt;
+    std::vector<std::byte> all(*size);
+    if (!(*f)->pread(0, all)) return std::nullopt;
+    const auto want = pattern(lba, 1, tag);
+    for (uint64_t off = 0; off + kBlock <= all.size(); off += kBlock) {
+      if (std::memcmp(all.data() + off, want.data(), kBlock) == 0) return off;
+    }
+    return std::nullopt;
+  }
+  // Flips one byte of that page, the way a failing SSD, a stray write or a lost writeback
+  // would. False if no page holds the block.
+  static bool flip_block(cache::FileSystem& fs, uint64_t lba, uint8_t tag) {
+    auto off = find_block(fs, lba, tag);
+    auto f = fs.open("lun1.data", false, false);
+    if (!off || !f) return false;
+    std::byte b{};
+    if (!(*f)->pread(*off + 100, std::span(&b, 1))) return false;
+    b ^= std::byte{0x40};
+    return (*f)->pwrite(*off + 100, std::span(&b, 1)) && (*f)->sync();
+  }
   core::Result<void> write(cache::CachedLun& lun, uint64_t lba, uint32_t blocks, uint8_t tag,
                            bool fua = false) {
     auto data = pattern(lba, blocks, tag);

@@ -19,34 +19,8 @@ using Verb = core::MemoryObjectStore::Verb;
 
 class PageCrcTest : public LunFixture {
  protected:
-  // The offset of the cache-file page holding block `lba` as pattern() wrote it with `tag`.
-  static std::optional<uint64_t> find_page(cache::File& f, uint64_t lba, uint8_t tag) {
-    auto size = f.size();
-    if (!size) return std::nullopt;
-    std::vector<std::byte> all(*size);
-    if (!f.pread(0, all)) return std::nullopt;
-    const auto want = pattern(lba, 1, tag);
-    for (uint64_t off = 0; off + kBlock <= all.size(); off += kBlock) {
-      if (std::memcmp(all.data() + off, want.data(), kBlock) == 0) return off;
-    }
-    return std::nullopt;
-  }
-  // Flips one byte of that page, the way a failing SSD or a stray write would. False if no
-  // page holds the block.
-  bool flip(uint64_t lba, uint8_t tag) {
-    auto f = fs_->open("lun1.data", false, false);
-    if (!f) return false;
-    auto off = find_page(**f, lba, tag);
-    if (!off) return false;
-    std::byte b{};
-    if (!(*f)->pread(*off + 100, std::span(&b, 1))) return false;
-    b ^= std::byte{0x40};
-    return (*f)->pwrite(*off + 100, std::span(&b, 1)) && (*f)->sync();
-  }
-  bool holds(uint64_t lba, uint8_t tag) {
-    auto f = fs_->open("lun1.data", false, false);
-    return f && find_page(**f, lba, tag);
-  }
+  bool flip(uint64_t lba, uint8_t tag) { return flip_block(*fs_, lba, tag); }
+  bool holds(uint64_t lba, uint8_t tag) { return find_block(*fs_, lba, tag).has_value(); }
 };
 
 TEST_F(PageCrcTest, AFlippedCleanPageIsServedFromSwiftAndRepaired) {
