@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -79,7 +80,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint32_t itt = 0;
     uint64_t lun = 0;     // as on the wire
     uint64_t lun_id = 0;  // decoded
-    std::vector<uint8_t> cdb;
+    // 16 bytes inline: only an extended-CDB AHS makes it allocate.
+    boost::container::small_vector<uint8_t, 16> cdb;
     scsi::TaskAttribute attribute = scsi::TaskAttribute::simple;
     scsi::DataDirection direction = scsi::DataDirection::none;
     uint32_t edtl = 0;

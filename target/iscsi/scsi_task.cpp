@@ -119,7 +119,8 @@ void Connection::handle_scsi_command(Pdu pdu) {
       // FIELD IN CDB in its usual order of checks.
       uint64_t size = edtl;
       if (edtl > kPlainBuffer) {
-        auto bytes = ctx_.devices->transfer_bytes(task->lun_id, task->cdb);
+        auto bytes =
+            ctx_.devices->transfer_bytes(task->lun_id, std::span<const uint8_t>(task->cdb));
         size = std::min<uint64_t>(edtl, bytes ? *bytes : kPlainBuffer);
       }
       task->buffer_size = uint32_t(size);
@@ -139,7 +140,7 @@ void Connection::handle_scsi_command(Pdu pdu) {
   // beyond what we ever buffer: its unsolicited data is absorbed, then it fails.
   bool over_limit = false;
   if (edtl > kPlainBuffer) {
-    auto bytes = ctx_.devices->transfer_bytes(task->lun_id, task->cdb);
+    auto bytes = ctx_.devices->transfer_bytes(task->lun_id, std::span<const uint8_t>(task->cdb));
     over_limit = bytes && *bytes == 0;
   }
   if (edtl > kMaxBuffer || over_limit) {
@@ -258,7 +259,7 @@ awaitable<void> Connection::execute(std::shared_ptr<Task> task) {
   cmd.nexus = nexus_;
   cmd.lun = task->lun_id;
   cmd.task_tag = task->itt;
-  cmd.cdb = task->cdb;
+  cmd.cdb = std::span<const uint8_t>(task->cdb);
   cmd.attribute = task->attribute;
   cmd.expected_transfer_length = task->edtl;
   cmd.direction = task->direction;
