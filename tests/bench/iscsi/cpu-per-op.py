@@ -17,6 +17,7 @@ root and, once, `perf probe -x /lib/x86_64-linux-gnu/libc.so.6 malloc`.
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -66,6 +67,7 @@ def main():
                     help="comma-separated rw:bs:qd")
     ap.add_argument("--label", default="")
     ap.add_argument("--mallocs", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (daemon log)")
     a = ap.parse_args()
     if a.kind == "swift" and not a.swift_env:
         sys.exit("--kind swift needs --swift-env")
@@ -86,7 +88,7 @@ def main():
             if subprocess.run(probe, capture_output=True).returncode == 0:
                 break
             if daemon.poll() is not None:
-                sys.exit(f"the daemon exited; see {work}/daemon.log")
+                sys.exit(f"the daemon exited: {open(f'{work}/daemon.log').read()[-2000:]}")
             time.sleep(0.2)
         fill = [a.loadgen, "--rw", "seqwrite", "--bs", "1m", "--qd", "8", "--duration", "0",
                 "--ops", str(a.size_mib), url]
@@ -119,6 +121,11 @@ def main():
     finally:
         daemon.terminate()
         daemon.wait(timeout=120)
+        # The LUN file or the cache (preallocated at 4x the LUN) is gigabytes: never leave it.
+        if a.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
