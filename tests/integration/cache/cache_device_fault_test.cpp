@@ -3,7 +3,8 @@
 // faults (issue 8, cache-device faults):
 //  - the file system fills up: the cache file is preallocated, so what grows is the journal
 //    (and the checkpoint written next to the old one); the LUN becomes write-protected with
-//    DATA PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT (27/07), reads go on;
+//    DATA PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT (27/07), reads go on; once there
+//    is room again, writes resume without a restart;
 //  - the file system goes read-only: `mount -o remount,ro` is refused by the kernel while files
 //    are open for writing (EBUSY), so the test takes the path that really happens, ext4's
 //    errors=remount-ro after a file-system error (sysfs trigger_fs_error);
@@ -276,14 +277,29 @@ TEST_F(CacheDeviceFaults, AFullFileSystemWriteProtectsTheLunAndLosesNothingAckno
   // Logged, rate-limited: not one line per refused command.
   EXPECT_LE(count(log, "cache file"), 20u) << log;
 
-  // Room again and a restart: everything acknowledged is there, writes work.
-  (void)d.stop(60s);
+  // Room again: writes resume without a restart once the daemon's probe sees it (probes 5 s
+  // after the failure, then 10, 20, 40 s apart).
   fs::remove(loop.mnt() / "filler");
+  const auto resumed_by = std::chrono::steady_clock::now() + 75s;
+  while (metrics(d).sum("swiftness_cache_writes_stopped", {{"lun", "0"}}) != 0 &&
+         std::chrono::steady_clock::now() < resumed_by) {
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(metrics(d).sum("swiftness_cache_writes_stopped", {{"lun", "0"}}), 0) << d.log();
+  EXPECT_NE(d.log().find("writes resumed"), std::string::npos) << d.log();
+  auto resumed = rwverify(d, {"--seed", "10", "--range", "40000:256"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output << d.log();
+  EXPECT_EQ(synchronize_cache(d), "GOOD");
+
+  // And a restart: everything acknowledged is there, writes work.
+  (void)d.stop(60s);
   ASSERT_TRUE(d.start(60s)) << d.log();
   auto after = rwverify(d, {"--verify-only", "--ack-log", ack.string()});
   EXPECT_EQ(after.exit_code, 0) << after.output << d.log();
   auto old2 = rwverify(d, {"--verify-only", "--seed", "5", "--range", "0:2048"});
   EXPECT_EQ(old2.exit_code, 0) << old2.output;
+  auto since_resume = rwverify(d, {"--verify-only", "--seed", "10", "--range", "40000:256"});
+  EXPECT_EQ(since_resume.exit_code, 0) << since_resume.output;
   auto fresh = rwverify(d, {"--seed", "8", "--range", "30000:512"});
   EXPECT_EQ(fresh.exit_code, 0) << fresh.output << d.log();
   EXPECT_EQ(d.stop(60s), 0) << d.log();
