@@ -43,21 +43,21 @@ void CachedLun::note_bad_page_locked(uint64_t chunk, uint32_t block, uint32_t pa
   ChunkState* c = state_->find(chunk);
   const bool dirty =
       c && block < c->entries.size() && c->entries[block] == page && c->is_dirty(block);
-  const bool first = dirty && !state_->is_damaged(page);
   if (dirty) state_->mark_damaged(chunk, page);
+  // Rate-limited: a failed writeback can lose many pages at once (the gauge has the count).
   uint64_t suppressed = 0;
-  if (!first && !crc_log_limit_.allow(suppressed)) return;
+  if (!crc_log_limit_.allow(suppressed)) return;
   const uint64_t lba = chunk * chunk_blocks_ + block;
   if (dirty) {
     core::logger("cache")->error(
         "{}: LBA {} (cache page {}) fails its CRC32C on {}: a dirty block, its only copy is "
         "damaged; reads of it get MEDIUM ERROR and it is not uploaded until it is written "
-        "again ({} damaged dirty blocks)",
-        lun_.container, lba, page, where, state_->damaged_pages());
+        "again ({} damaged dirty blocks; {} similar messages suppressed)",
+        lun_.container, lba, page, where, state_->damaged_pages(), suppressed);
   } else {
     core::logger("cache")->error(
-        "{}: LBA {} (cache page {}) fails its CRC32C on {}; served from Swift ({} similar "
-        "messages suppressed)",
+        "{}: LBA {} (cache page {}) fails its CRC32C on {}: a clean block, Swift's copy is "
+        "used instead ({} similar messages suppressed)",
         lun_.container, lba, page, where, suppressed);
   }
 }
