@@ -138,18 +138,21 @@ void Connection::handle_scsi_command(Pdu pdu) {
   task->next_r2t_offset = task->unsolicited_end;
   // A transfer length beyond the LUN's limit gets no buffer either (issue 8), like an EDTL
   // beyond what we ever buffer: its unsolicited data is absorbed, then it fails.
+  // Within the limit, data beyond what the CDB writes is taken off the wire but not kept (the
+  // command reports it as residual overflow), so the buffer never exceeds the limit either.
   bool over_limit = false;
+  uint32_t keep = edtl;
   if (edtl > kPlainBuffer) {
     auto bytes = ctx_.devices->transfer_bytes(task->lun_id, std::span<const uint8_t>(task->cdb));
     over_limit = bytes && *bytes == 0;
+    if (bytes && *bytes) keep = uint32_t(std::min<uint64_t>(edtl, *bytes));
   }
   if (edtl > kMaxBuffer || over_limit) {
     task->oversize = true;
   } else if (edtl) {
-    // Small immediate-only writes (the common 4 KiB case) keep the PDU's own buffer: no copy.
-    task->buffer_size = edtl;
-    task->buffer = std::make_shared_for_overwrite<std::byte[]>(edtl);
-    if (imm) std::memcpy(task->buffer.get(), pdu.data.data(), imm);
+    task->buffer_size = keep;
+    task->buffer = std::make_shared_for_overwrite<std::byte[]>(keep);
+    if (imm) std::memcpy(task->buffer.get(), pdu.data.data(), std::min(imm, keep));
   }
   tasks_.emplace(itt, task);
   if (task->oversize) {
@@ -229,7 +232,9 @@ void Connection::handle_data_out(Pdu pdu) {
     burst->received += len;
     if (burst->received == burst->length) task->bursts.erase(burst);
   }
-  if (len && task->buffer) std::memcpy(task->buffer.get() + offset, pdu.data.data(), len);
+  if (len && task->buffer && offset < task->buffer_size)
+    std::memcpy(task->buffer.get() + offset, pdu.data.data(),
+                std::min(len, task->buffer_size - offset));
   task->received += len;
 
   if (task->oversize) {
@@ -264,8 +269,8 @@ awaitable<void> Connection::execute(std::shared_ptr<Task> task) {
   cmd.expected_transfer_length = task->edtl;
   cmd.direction = task->direction;
   if (task->direction == scsi::DataDirection::write)
-    cmd.data_out =
-        std::span<const std::byte>(task->buffer.get(), task->buffer ? task->received : 0);
+    cmd.data_out = std::span<const std::byte>(
+        task->buffer.get(), task->buffer ? std::min(task->received, task->buffer_size) : 0);
   else if (task->direction == scsi::DataDirection::read)
     cmd.data_in = std::span<std::byte>(task->buffer.get(), task->buffer_size);
   scsi::CommandResult result = co_await ctx_.devices->execute(cmd);

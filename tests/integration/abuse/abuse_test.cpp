@@ -622,6 +622,49 @@ TEST_F(Abuse, FullLengthReadsFromAClientThatNeverReadsStayWithinTheBufferBudget)
   EXPECT_EQ(data->size(), 65536u);
 }
 
+// A WRITE whose EDTL (4 MiB) is far beyond what its CDB writes (2 blocks): the daemon keeps only
+// the CDB's bytes (issue 8: the buffer is sized from the CDB, not from EDTL), takes the rest of
+// the data off the wire, writes exactly the two blocks and answers GOOD with the residual.
+TEST_F(Abuse, WriteWithAnEdtlFarBeyondItsCdbWritesOnlyTheCdbsBlocks) {
+  start("");
+  auto c = session(1);
+  constexpr uint32_t kEdtl = 4u << 20;
+  PduBuilder w = c->test_unit_ready(0x4000);
+  w.flags(0xa0).field32(20, kEdtl);
+  uint8_t cdb[10] = {0x2a, 0, 0, 0, 0, 8, 0, 0, 2, 0};  // WRITE (10), LBA 8, 2 blocks
+  for (int i = 0; i < 10; ++i)
+    w.byte(32 + i, cdb[i]);
+  c->send(w);
+  uint32_t sent = 0;
+  std::optional<Pdu> r;
+  for (int pdus = 0; pdus < 4096; ++pdus) {
+    r = c->receive();
+    if (!r || r->bhs.opcode() != Opcode::r2t) break;
+    uint32_t ttt = r->bhs.field32(20), off = r->bhs.field32(40), n = r->bhs.field32(44);
+    for (uint32_t done = 0, sn = 0; done < n; ++sn) {
+      uint32_t len = std::min<uint32_t>(n - done, 65536);
+      PduBuilder d(Opcode::data_out);
+      d.flags(done + len == n ? 0x80 : 0).itt(0x4000).field32(20, ttt).field32(36, sn);
+      d.field32(40, off + done).data(std::vector<std::byte>(len, std::byte{0x5a}));
+      c->send(d);
+      done += len;
+    }
+    sent += n;
+  }
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->bhs.opcode(), Opcode::scsi_response);
+  EXPECT_EQ(r->bhs.b[3], 0) << "status";
+  EXPECT_EQ(sent, kEdtl);
+  EXPECT_TRUE(r->bhs.flags() & 0x02) << "residual underflow";
+  EXPECT_EQ(r->bhs.field32(44), kEdtl - 1024) << "residual count";
+  auto data = read_blocks(*c, 0x4001, 6, 6);
+  ASSERT_TRUE(data);
+  for (size_t i = 0; i < data->size(); ++i) {
+    bool written = i >= 2 * 512 && i < 4 * 512;
+    ASSERT_EQ(uint8_t((*data)[i]), written ? 0x5a : 0) << "byte " << i << " of blocks 6-11";
+  }
+}
+
 // 1,000 idle TCP connections against a limit of 64: the daemon closes the extra ones at once,
 // holds no more descriptors than the limit allows, keeps serving an existing session's I/O,
 // and takes new logins again once the crowd leaves.
