@@ -356,6 +356,10 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
       (p.kind == ReadPiece::miss ? counters_.read_miss_blocks : counters_.read_hit_blocks) +=
           p.count;
   }
+  // Ahead of a stream as soon as a read of it arrives, not when it completes: the GETs of the
+  // next chunks overlap this read's own, and the commands of a stream in flight together
+  // complete out of order, which would hide that they are sequential.
+  if (streaming) maybe_read_ahead(lba, n);
   Result<void> result;
   // Copies the miss pieces of (chunk, ref) out of `body`, which holds the chunk's content from
   // block `first` on; bytes past its end read as zeros (the object is shorter: the LUN grew).
@@ -477,7 +481,6 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
     for (uint32_t p : pinned)
       state_->unpin(p);
   }
-  if (result) maybe_read_ahead(lba, n);
   co_return result;
 }
 
@@ -545,9 +548,7 @@ void CachedLun::maybe_read_ahead(core::Lba lba, uint64_t blocks) {
   std::vector<std::pair<uint64_t, ObjectRef>> wanted;
   {
     std::lock_guard lock(mu_);
-    bool sequential = lba == last_read_end_;
-    last_read_end_ = lba + blocks;
-    if (!sequential || cfg_.read_ahead_chunks == 0 || stopping_) return;
+    if (cfg_.read_ahead_chunks == 0 || stopping_) return;
     const uint64_t next = (lba + blocks - 1) / chunk_blocks_ + 1;  // after the last one read
     for (uint64_t c = next; c < next + cfg_.read_ahead_chunks && c < state_->chunk_count(); ++c) {
       ChunkState* cs = state_->find(c);
@@ -556,14 +557,11 @@ void CachedLun::maybe_read_ahead(core::Lba lba, uint64_t blocks) {
       wanted.emplace_back(c, cs->object);
     }
   }
+  // Started here and left to run: nobody polls for them (a reader that wants one of these
+  // chunks finds its fetch and waits for that).
   for (auto& [c, ref] : wanted) {
     if (fetches_in_flight_.load() >= int(cfg_.fetch_concurrency)) break;
-    asio::co_spawn(
-        ex_,
-        [self = shared_from_this(), c = c, ref = ref]() -> asio::awaitable<void> {
-          (void)co_await self->fetch_content(c, ref);
-        },
-        asio::detached);
+    (void)start_fetch(c, ref);
   }
 }
 

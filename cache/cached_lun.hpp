@@ -208,6 +208,8 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   // Counts and logs (rate-limited) a page whose bytes fail their CRC; marks a dirty one damaged.
   void note_bad_page_locked(uint64_t chunk, uint32_t block, uint32_t page, std::string_view where);
   void touch_locked(ChunkState& c) { c.last_use = ++lru_tick_; }
+  // For a read of a sequential stream: whole-chunk fetches of the chunks after it, up to
+  // read_ahead_chunks ahead and fetch_concurrency in flight.
   void maybe_read_ahead(core::Lba lba, uint64_t blocks);
 
   // Swift side (cached_lun_flush.cpp)
@@ -288,7 +290,6 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   std::map<std::string, std::chrono::steady_clock::time_point> orphan_seen_;  // first unreferenced
   std::set<uint64_t> uploading_gens_;  // our uploads between their PUT and their commit
   std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<FetchSlot>> fetches_;
-  core::Lba last_read_end_ = ~core::Lba{0};
   std::array<core::Lba, 8> recent_ends_{};  // where the last reads end (stream detection)
   size_t recent_next_ = 0;
   CacheStats counters_;
