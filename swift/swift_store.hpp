@@ -51,7 +51,10 @@ struct SwiftConfig {
   std::string ca_file;  // PEM; empty = system defaults
 
   std::chrono::milliseconds request_timeout{30000};  // one attempt: connect to last byte
-  std::size_t max_connections_per_endpoint = 8;
+  // Uploads may hold max - max/4 of them (reads keep the rest, http.cpp): 12 of 16, so a LUN's
+  // flush_concurrency (8 by default) runs in full. With 8, only 6 uploads ran at a time and the
+  // drain could not reach the raw 8-stream PUT rate it is measured against.
+  std::size_t max_connections_per_endpoint = 16;
   RetryPolicy retry;
   uint32_t listing_page_size = 0;  // names per listing request; 0 = Swift's limit (10000)
   // Every HTTP exchange by verb and status, retries and final failures (for /metrics); optional.
