@@ -210,7 +210,7 @@ Result<void> CachedLun::write_and_commit(core::Lba lba, std::span<const std::byt
     rec.segments.push_back({chunk, first, count, slice_runs(runs, i, count)});
     i += count;
   }
-  rec.data_check = combine_block_crcs(crcs);
+  rec.page_crcs = std::move(crcs);  // replay tells a damaged page from a torn write by them
   std::lock_guard lock(mu_);
   if (failed_) {
     state_->free_unreferenced(runs);
@@ -220,7 +220,7 @@ Result<void> CachedLun::write_and_commit(core::Lba lba, std::span<const std::byt
   uint32_t k = 0;
   for (const PageRun& r : runs) {
     for (uint32_t i = 0; i < r.count; ++i)
-      state_->set_page_crc(r.page + i, crcs[k++]);
+      state_->set_page_crc(r.page + i, rec.page_crcs[k++]);
   }
   // One record for the whole command: after a crash it is all there or not at all, even
   // across a chunk boundary.
@@ -276,6 +276,21 @@ Result<void> CachedLun::make_durable_blocking(std::optional<uint64_t> upto_seq) 
     upto = next_seq_ - 1;  // data of every committed record was written before its commit
   }
   auto synced = data_->sync();
+  uint64_t covered = upto;
+  if (synced) {
+    // Says so in the journal, in the same fdatasync: a record up to `upto` whose pages fail
+    // their check at replay was damaged after it was made durable (MEDIUM ERROR until
+    // rewritten), not torn by a power loss before (dropped whole).
+    std::lock_guard lock(mu_);
+    if (failed_) return failed_errc_;
+    const bool alone = next_seq_ - 1 == upto;  // no record came in since `upto` was taken
+    Record rec;
+    rec.type = RecordType::data_synced;
+    rec.data_synced = upto;
+    if (auto r = append_record_locked(rec); !r) return r;  // it stopped writes and said why
+    // Then this record is covered as well, and a SYNCHRONIZE CACHE with nothing new is free.
+    if (alone) covered = next_seq_ - 1;
+  }
   if (synced) synced = journal->sync();
   if (!synced) {
     // After a failed fdatasync the kernel may have dropped the dirty pages, and the next one
@@ -283,7 +298,7 @@ Result<void> CachedLun::make_durable_blocking(std::optional<uint64_t> upto_seq) 
     std::lock_guard lock(mu_);
     return local_failure_locked(synced.error(), "fdatasync", true);
   }
-  durable_seq_ = upto;
+  durable_seq_ = covered;
   return {};
 }
 

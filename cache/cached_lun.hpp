@@ -61,6 +61,7 @@ struct CacheStats {
   uint64_t checkpoints = 0;
   uint64_t replayed_records = 0;
   uint64_t skipped_records = 0;  // torn at replay: data did not match its record
+  uint64_t damaged_records = 0;  // made durable, yet a page fails at replay: applied, damaged
   uint64_t index_seq = 0;
   uint64_t read_hit_blocks = 0;   // read from the cache file, or never written (zeros)
   uint64_t read_miss_blocks = 0;  // needed their chunk from Swift
@@ -187,6 +188,9 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   // committed so far); shares a sync round with concurrent callers.
   core::Result<void> make_durable_blocking(std::optional<uint64_t> upto_seq = std::nullopt);
   boost::asio::awaitable<core::Result<void>> make_durable();
+  // Pool, replay: the CRC32C of each page of `segs` as the cache file holds it now (nullopt for
+  // one it cannot read), in run order; false if a page lies outside the cache file.
+  bool pages_on_disk(const std::vector<Segment>& segs, std::vector<std::optional<uint32_t>>& crcs);
   // Pool, replay: whether the pages of `segs` match `check`; if so, their CRCs go into the state.
   bool check_pages(const std::vector<Segment>& segs, uint32_t check);
 

@@ -189,26 +189,45 @@ asio::awaitable<Result<void>> CachedLun::load_swift_index() {
   co_return Result<void>{};
 }
 
-bool CachedLun::check_pages(const std::vector<Segment>& segs, uint32_t check) {
-  std::vector<uint32_t> crcs;
-  std::vector<uint32_t> pages;
+bool CachedLun::pages_on_disk(const std::vector<Segment>& segs,
+                              std::vector<std::optional<uint32_t>>& crcs) {
+  crcs.clear();
   std::vector<std::byte> buf;
   for (const Segment& s : segs) {
     for (const PageRun& r : s.runs) {
       if (uint64_t(r.page) + r.count > pages_) return false;
       buf.resize(size_t(r.count) * block_size_);
-      if (!data_->pread(uint64_t(r.page) * block_size_, buf)) return false;
+      const bool read = bool(data_->pread(uint64_t(r.page) * block_size_, buf));
       for (uint32_t i = 0; i < r.count; ++i) {
+        if (!read) {
+          crcs.push_back(std::nullopt);
+          continue;
+        }
         crcs.push_back(core::crc32c(
             std::span<const std::byte>(buf.data() + size_t(i) * block_size_, block_size_)));
-        pages.push_back(r.page + i);
       }
     }
   }
+  return true;
+}
+
+bool CachedLun::check_pages(const std::vector<Segment>& segs, uint32_t check) {
+  std::vector<std::optional<uint32_t>> found;
+  if (!pages_on_disk(segs, found)) return false;
+  std::vector<uint32_t> crcs;
+  for (const auto& c : found) {
+    if (!c) return false;
+    crcs.push_back(*c);
+  }
   if (combine_block_crcs(crcs) != check) return false;
   // The bytes are what the record says: their CRCs are the pages' checks from now on.
-  for (size_t i = 0; i < pages.size(); ++i)
-    state_->set_page_crc(pages[i], crcs[i]);
+  size_t k = 0;
+  for (const Segment& s : segs) {
+    for (const PageRun& r : s.runs) {
+      for (uint32_t i = 0; i < r.count; ++i)
+        state_->set_page_crc(r.page + i, crcs[k++]);
+    }
+  }
   return true;
 }
 
@@ -217,54 +236,108 @@ Result<void> CachedLun::replay(File& journal, uint64_t first_seq) {
   if (!size) return block_errc::io_error;
   std::vector<std::byte> bytes(*size);
   if (!journal.pread(0, bytes)) return block_errc::io_error;
-  size_t off = 0;
-  uint64_t expect = first_seq;
-  size_t consumed = 0;
-  CacheState& s = *state_;
   // Stops at the first torn or foreign record: everything after it was never made durable
   // (fdatasync covers the whole file, so a durable record never follows a torn one).
-  while (auto rec = decode_record(std::span(bytes).subspan(off), consumed)) {
-    if (rec->seq != expect) break;
-    off += consumed;
-    ++expect;
-    switch (rec->type) {
-      case RecordType::write:
-        // A write whose data did not reach the disk is dropped whole: never half of it.
-        if (!check_pages(rec->segments, rec->data_check)) {
+  std::vector<Record> records;
+  uint64_t synced = 0;  // the data of records up to here reached stable storage
+  for (size_t off = 0, consumed = 0;; off += consumed) {
+    auto rec = decode_record(std::span(bytes).subspan(off), consumed);
+    if (!rec || rec->seq != first_seq + records.size()) break;
+    if (rec->type == RecordType::data_synced) synced = std::max(synced, rec->data_synced);
+    records.push_back(std::move(*rec));
+  }
+  struct Damaged {
+    uint64_t chunk;
+    uint32_t block;
+    uint32_t page;
+  };
+  std::vector<Damaged> damaged;
+  std::vector<std::optional<uint32_t>> found;
+  CacheState& s = *state_;
+  for (const Record& rec : records) {
+    switch (rec.type) {
+      case RecordType::write: {
+        const bool plausible =
+            pages_on_disk(rec.segments, found) && found.size() == rec.page_crcs.size();
+        std::vector<Damaged> bad;
+        for (size_t k = 0, i = 0; plausible && k < rec.segments.size(); ++k) {
+          const Segment& seg = rec.segments[k];
+          uint32_t block = seg.first;
+          for (const PageRun& r : seg.runs) {
+            for (uint32_t j = 0; j < r.count; ++j, ++i, ++block) {
+              if (found[i] != rec.page_crcs[i]) bad.push_back({seg.chunk, block, r.page + j});
+            }
+          }
+        }
+        // Data that never reached the disk before a power loss: the write was never
+        // acknowledged as durable, and it is dropped whole, never half of it. Data made durable
+        // that fails now was damaged since: the write is applied and its bad blocks read as
+        // MEDIUM ERROR until rewritten, never as the content they replaced.
+        if (!plausible || (!bad.empty() && rec.seq > synced)) {
           ++counters_.skipped_records;
           continue;
         }
-        for (const Segment& seg : rec->segments)
+        if (!bad.empty()) ++counters_.damaged_records;
+        damaged.insert(damaged.end(), bad.begin(), bad.end());
+        size_t i = 0;
+        for (const Segment& seg : rec.segments) {
+          for (const PageRun& r : seg.runs) {
+            for (uint32_t j = 0; j < r.count; ++j)
+              s.set_page_crc(r.page + j, rec.page_crcs[i++]);
+          }
+          s.apply_write(seg);
+        }
+        break;
+      }
+      case RecordType::write_v1:
+        // From a journal of before data_synced records: a failed check is taken as torn.
+        if (!check_pages(rec.segments, rec.data_check)) {
+          ++counters_.skipped_records;
+          continue;
+        }
+        for (const Segment& seg : rec.segments)
           s.apply_write(seg);
         break;
       case RecordType::fill:
-        if (!check_pages(rec->segments, rec->data_check)) {
+        // Clean data: whatever the reason it fails, Swift still has it; fetched again.
+        if (!check_pages(rec.segments, rec.data_check)) {
           ++counters_.skipped_records;
           continue;
         }
-        for (const Segment& seg : rec->segments)
-          s.apply_fill(seg, rec->ref);
+        for (const Segment& seg : rec.segments)
+          s.apply_fill(seg, rec.ref);
         break;
       case RecordType::unmap:
-        for (const Segment& seg : rec->segments) {
-          s.apply_unmap(seg.chunk, seg.first, seg.count, rec->needed_index_seq);
+        for (const Segment& seg : rec.segments) {
+          s.apply_unmap(seg.chunk, seg.first, seg.count, rec.needed_index_seq);
         }
         break;
       case RecordType::clean:
-        s.apply_clean(rec->chunk, rec->ref, rec->cleaned, rec->needed_index_seq);
-        s.next_gen = std::max(s.next_gen, rec->ref.gen + 1);
+        s.apply_clean(rec.chunk, rec.ref, rec.cleaned, rec.needed_index_seq);
+        s.next_gen = std::max(s.next_gen, rec.ref.gen + 1);
         break;
       case RecordType::garbage:
-        s.add_garbage({rec->name, rec->needed_index_seq});
+        s.add_garbage({rec.name, rec.needed_index_seq});
         break;
       case RecordType::index_saved:
-        s.index_seq = std::max(s.index_seq, rec->index_seq);
+        s.index_seq = std::max(s.index_seq, rec.index_seq);
+        break;
+      case RecordType::data_synced:
         break;
     }
     ++counters_.replayed_records;
   }
-  next_seq_ = expect;
+  next_seq_ = first_seq + records.size();
   s.rebuild_free_map();
+  // Only dirty blocks whose damaged page is still theirs matter here (a later record may have
+  // replaced, unmapped or uploaded it): counted, logged and marked like damage a read finds. A
+  // clean one is repaired from Swift by the first read, as a page damaged later would be.
+  for (const Damaged& d : damaged) {
+    const ChunkState* c = s.find(d.chunk);
+    if (c && d.block < c->entries.size() && c->entries[d.block] == d.page && c->is_dirty(d.block)) {
+      note_bad_page_locked(d.chunk, d.block, d.page, "journal replay");
+    }
+  }
   return {};
 }
 
@@ -335,9 +408,11 @@ Result<void> CachedLun::restore_local() {
   if (hdr->version < 2) {
     if (auto r = adopt_page_crcs(); !r) return r;
   }
-  log->info("{}: cache restored: {} dirty blocks, {} cached, {} records replayed ({} torn)",
-            lun_.container, state_->dirty_blocks, state_->used_pages, counters_.replayed_records,
-            counters_.skipped_records);
+  log->info(
+      "{}: cache restored: {} dirty blocks, {} cached, {} records replayed ({} torn, {} with "
+      "damaged pages)",
+      lun_.container, state_->dirty_blocks, state_->used_pages, counters_.replayed_records,
+      counters_.skipped_records, counters_.damaged_records);
   restored_local_ = true;
   // Whether Swift's index caught up with this state before the restart is unknown (a crash
   // between a chunk commit and the index PUT): save it again at the first opportunity.

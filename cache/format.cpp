@@ -12,13 +12,18 @@ namespace swiftness::cache {
 namespace {
 constexpr uint32_t kMaxRecord = 64u << 20;
 // Version 02 adds the CRC32C of every cached page (issue 8). A version 01 checkpoint still
-// loads; its pages have no CRC until CachedLun adopts one at open.
-constexpr char kCheckpointMagic[8] = {'S', 'W', 'C', 'K', 'P', 'T', '0', '2'};
+// loads; its pages have no CRC until CachedLun adopts one at open. Version 03 has the layout of
+// 02; it says the journal after it holds the record types 7 and 8, which a binary that knows
+// only 02 must not meet (it refuses the checkpoint instead).
+constexpr char kCheckpointMagic[8] = {'S', 'W', 'C', 'K', 'P', 'T', '0', '3'};
+constexpr char kCheckpointMagicV2[8] = {'S', 'W', 'C', 'K', 'P', 'T', '0', '2'};
 constexpr char kCheckpointMagicV1[8] = {'S', 'W', 'C', 'K', 'P', 'T', '0', '1'};
 
 bool checkpoint_magic(std::span<const std::byte> data, int& version) {
   if (data.size() < 12) return false;
   if (std::memcmp(data.data(), kCheckpointMagic, 8) == 0) {
+    version = 3;
+  } else if (std::memcmp(data.data(), kCheckpointMagicV2, 8) == 0) {
     version = 2;
   } else if (std::memcmp(data.data(), kCheckpointMagicV1, 8) == 0) {
     version = 1;
@@ -171,9 +176,14 @@ std::vector<std::byte> encode_record(const Record& rec) {
   w.u64(rec.seq);
   w.u8(uint8_t(rec.type));
   switch (rec.type) {
-    case RecordType::write:
+    case RecordType::write_v1:
       put_segments(w, rec.segments, true);
       w.u32(rec.data_check);
+      break;
+    case RecordType::write:
+      put_segments(w, rec.segments, true);
+      for (uint32_t c : rec.page_crcs)
+        w.u32(c);
       break;
     case RecordType::fill:
       put_ref(w, rec.ref);
@@ -199,6 +209,9 @@ std::vector<std::byte> encode_record(const Record& rec) {
     case RecordType::index_saved:
       w.u64(rec.index_seq);
       break;
+    case RecordType::data_synced:
+      w.u64(rec.data_synced);
+      break;
   }
   auto& b = w.buffer();
   uint32_t len = uint32_t(b.size() - 8);
@@ -222,10 +235,21 @@ std::optional<Record> decode_record(std::span<const std::byte> data, size_t& con
   rec.type = RecordType(r.u8());
   bool ok = true;
   switch (rec.type) {
-    case RecordType::write:
+    case RecordType::write_v1:
       ok = get_segments(r, rec.segments, true);
       rec.data_check = r.u32();
       break;
+    case RecordType::write: {
+      ok = get_segments(r, rec.segments, true);
+      uint64_t n = 0;
+      for (const Segment& s : rec.segments)
+        n += s.count;
+      if (!ok || n > r.left() / 4) return std::nullopt;
+      rec.page_crcs.resize(n);
+      for (uint32_t& c : rec.page_crcs)
+        c = r.u32();
+      break;
+    }
     case RecordType::fill:
       rec.ref = get_ref(r);
       ok = get_segments(r, rec.segments, true);
@@ -252,6 +276,9 @@ std::optional<Record> decode_record(std::span<const std::byte> data, size_t& con
       break;
     case RecordType::index_saved:
       rec.index_seq = r.u64();
+      break;
+    case RecordType::data_synced:
+      rec.data_synced = r.u64();
       break;
     default:
       return std::nullopt;

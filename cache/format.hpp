@@ -52,13 +52,17 @@ class ByteReader {
 
 // ---- journal records ----
 // Framing: u32 body length, u32 CRC32C of the body, body = u64 seq, u8 type, payload.
+// Types 7 and 8 appear only in journals after a version 3 checkpoint, which older binaries
+// refuse to open: they would stop replaying at the first unknown record and lose the rest.
 enum class RecordType : uint8_t {
-  write = 1,        // segments with pages; data_check over the written blocks
+  write_v1 = 1,     // segments with pages; data_check over the written blocks (read only)
   fill = 2,         // clean blocks of object `ref`; data_check over them
   unmap = 3,        // segments without pages
   clean = 4,        // chunk, new object `ref`, cleaned-block bitmap, needed_index_seq
   garbage = 5,      // object `name` to delete once index seq >= needed_index_seq
   index_saved = 6,  // the Swift index with `index_seq` is saved
+  write = 7,        // segments with pages; page_crcs: the CRC32C of each page, in run order
+  data_synced = 8,  // the data of every record up to `data_synced` is on stable storage
 };
 
 struct Record {
@@ -66,12 +70,14 @@ struct Record {
   uint64_t seq = 0;
   std::vector<Segment> segments;
   uint32_t data_check = 0;
+  std::vector<uint32_t> page_crcs;
   uint64_t chunk = 0;
   ObjectRef ref;
   uint64_t needed_index_seq = 0;
   std::vector<uint64_t> cleaned;
   std::string name;
   uint64_t index_seq = 0;
+  uint64_t data_synced = 0;
 };
 
 std::vector<std::byte> encode_record(const Record& r);
@@ -91,7 +97,9 @@ struct CheckpointHeader {
   uint32_t pages = 0;
   uint64_t last_seq = 0;     // records up to here are in the checkpoint
   uint64_t journal_gen = 0;  // the journal file holding the records after last_seq
-  uint32_t version = 2;      // parsed: 1 = written before page CRCs (nothing to verify against)
+  // Parsed: 1 = written before page CRCs (nothing to verify against); 2 = its journal holds
+  // write_v1 records and no data_synced ones; 3 = write and data_synced records.
+  uint32_t version = 3;
 };
 std::vector<std::byte> encode_checkpoint(const CheckpointHeader& h, const CacheState& s);
 std::optional<CheckpointHeader> parse_checkpoint_header(std::span<const std::byte> data);

@@ -9,21 +9,8 @@
 namespace swiftness::cache {
 namespace {
 
-TEST(FormatTest, RecordsRoundTripAndTornRecordsAreRejected) {
-  Record w;
-  w.type = RecordType::write;
-  w.seq = 42;
-  w.segments = {{7, 3, 5, {{100, 2}, {200, 3}}}};
-  w.data_check = 0xdeadbeef;
-  auto bytes = encode_record(w);
+void expect_torn_and_flipped_rejected(const std::vector<std::byte>& bytes) {
   size_t used = 0;
-  auto back = decode_record(bytes, used);
-  ASSERT_TRUE(back);
-  EXPECT_EQ(used, bytes.size());
-  EXPECT_EQ(back->seq, 42u);
-  ASSERT_EQ(back->segments.size(), 1u);
-  EXPECT_EQ(back->segments[0].runs[1].page, 200u);
-  EXPECT_EQ(back->data_check, 0xdeadbeefu);
   for (size_t cut = 0; cut < bytes.size(); ++cut) {
     EXPECT_FALSE(decode_record(std::span(bytes).first(cut), used)) << cut;
   }
@@ -32,6 +19,55 @@ TEST(FormatTest, RecordsRoundTripAndTornRecordsAreRejected) {
     flipped[i] ^= std::byte{1};
     EXPECT_FALSE(decode_record(flipped, used)) << i;
   }
+}
+
+TEST(FormatTest, RecordsRoundTripAndTornRecordsAreRejected) {
+  Record w;
+  w.type = RecordType::write;
+  w.seq = 42;
+  w.segments = {{7, 3, 5, {{100, 2}, {200, 3}}}};
+  w.page_crcs = {11, 12, 13, 14, 0xdeadbeef};
+  auto bytes = encode_record(w);
+  size_t used = 0;
+  auto back = decode_record(bytes, used);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(used, bytes.size());
+  EXPECT_EQ(back->type, RecordType::write);
+  EXPECT_EQ(back->seq, 42u);
+  ASSERT_EQ(back->segments.size(), 1u);
+  EXPECT_EQ(back->segments[0].runs[1].page, 200u);
+  EXPECT_EQ(back->page_crcs, w.page_crcs);
+  expect_torn_and_flipped_rejected(bytes);
+  // A write record must carry one CRC per page.
+  w.page_crcs.pop_back();
+  EXPECT_FALSE(decode_record(encode_record(w), used));
+
+  Record synced;
+  synced.type = RecordType::data_synced;
+  synced.seq = 43;
+  synced.data_synced = 41;
+  bytes = encode_record(synced);
+  back = decode_record(bytes, used);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->type, RecordType::data_synced);
+  EXPECT_EQ(back->data_synced, 41u);
+  expect_torn_and_flipped_rejected(bytes);
+}
+
+TEST(FormatTest, WriteRecordsOfOlderJournalsStillDecode) {
+  Record w;
+  w.type = RecordType::write_v1;
+  w.seq = 42;
+  w.segments = {{7, 3, 5, {{100, 2}, {200, 3}}}};
+  w.data_check = 0xdeadbeef;
+  auto bytes = encode_record(w);
+  size_t used = 0;
+  auto back = decode_record(bytes, used);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->type, RecordType::write_v1);
+  EXPECT_EQ(back->segments[0].runs[1].page, 200u);
+  EXPECT_EQ(back->data_check, 0xdeadbeefu);
+  expect_torn_and_flipped_rejected(bytes);
 }
 
 TEST(FormatTest, CheckpointRoundTrip) {
@@ -111,9 +147,9 @@ TEST(CodecTest, OpensslMd5MatchesTheStoreAndDecodeChecksEverything) {
 
 TEST(CodecTest, RangeTableChecksEachGranuleAndMustEndInTheIndexCrc) {
   EXPECT_EQ(range_granule(1u << 20), 64u * 1024);
-  EXPECT_EQ(range_granule(4u << 20), 64u * 1024);    // 64 entries
-  EXPECT_EQ(range_granule(16u << 20), 128u * 1024);  // 128 entries
-  EXPECT_EQ(range_granule(64u << 20), 512u * 1024);  // 128 entries
+  EXPECT_EQ(range_granule(4u << 20), 64u * 1024);            // 64 entries
+  EXPECT_EQ(range_granule(16u << 20), 128u * 1024);          // 128 entries
+  EXPECT_EQ(range_granule(64u << 20), 512u * 1024);          // 128 entries
   EXPECT_EQ(range_granule((4u << 20) + 4096), 64u * 1024);   // 65 entries
   EXPECT_EQ(range_granule((8u << 20) + 4096), 128u * 1024);  // 65 entries
 

@@ -195,7 +195,7 @@ TEST_F(PageCrcTest, ACacheFromBeforePageCrcsOpensAndIsCheckedFromThenOn) {
     ASSERT_TRUE((*f)->pread(0, bytes));
     auto h = cache::parse_checkpoint_header(bytes);
     ASSERT_TRUE(h);
-    EXPECT_EQ(h->version, 2u);
+    EXPECT_EQ(h->version, 3u);
     cache::CacheState s(h->chunk_blocks, h->lun_blocks, h->pages,
                         [](uint64_t, const auto&) { return std::string(); });
     ASSERT_TRUE(cache::load_checkpoint(bytes, s));
