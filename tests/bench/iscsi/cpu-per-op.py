@@ -13,7 +13,10 @@ much less, so compare binaries back to back with this rather than by IOPS.
       --jobs randread:4k:1,randread:4k:32,randwrite:4k:32
 
 --mallocs also counts the daemon's malloc calls per command through a perf uprobe; it needs
-root and, once, `perf probe -x /lib/x86_64-linux-gnu/libc.so.6 malloc`.
+root and, once, `perf probe -x /lib/x86_64-linux-gnu/libc.so.6 malloc`. --events counts any
+perf events per command the same way, e.g. `--events context-switches,io_uring:io_uring_queue_async_work`
+(wake-ups, and io_uring requests punted to the kernel's io-wq workers). --env KEY=VALUE sets
+a variable for the daemon (A/B switches such as SWIFTNESS_FILE_URING=0).
 """
 import argparse
 import json
@@ -68,6 +71,8 @@ def main():
                     help="comma-separated rw:bs:qd")
     ap.add_argument("--label", default="")
     ap.add_argument("--mallocs", action="store_true")
+    ap.add_argument("--events", default="", help="comma-separated perf events to count per command")
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the daemon")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (daemon log)")
     a = ap.parse_args()
     if a.kind == "swift" and not a.swift_env:
@@ -80,8 +85,10 @@ def main():
     args = [a.swiftness, "serve", "--config", f"{work}/swiftness.yaml"]
     if a.threads:
         args += ["--threads", str(a.threads)]
+    env = dict(os.environ)
+    env.update(kv.split("=", 1) for kv in a.env)
     daemon = subprocess.Popen(args, stdout=open(f"{work}/daemon.log", "w"),
-                              stderr=subprocess.STDOUT)
+                              stderr=subprocess.STDOUT, env=env)
     url = f"iscsi://127.0.0.1:{port}/{IQN}/0"
     try:
         for _ in range(100):  # up to ~20 s for the daemon to listen (Swift LUNs open first)
@@ -109,9 +116,12 @@ def main():
         for job in a.jobs.split(","):
             rw, bs, qd = job.split(":")
             counter = None
-            if a.mallocs:
-                counter = subprocess.Popen(["perf", "stat", "-x,", "-e", "probe_libc:malloc",
-                                            "-p", str(daemon.pid)],
+            events = ([("probe_libc:malloc", "mallocs")] if a.mallocs else []) + [
+                (e, e) for e in a.events.split(",") if e]
+            if events:
+                counter = subprocess.Popen(["perf", "stat", "-x,", "-e",
+                                            ",".join(e for e, _ in events), "-p",
+                                            str(daemon.pid)],
                                            stderr=subprocess.PIPE, text=True)
                 time.sleep(0.5)
             before = cpu_seconds(daemon.pid)
@@ -127,8 +137,14 @@ def main():
                     f"{1e6 * used / ops:.1f} us/command")
             if counter:
                 counter.send_signal(signal.SIGINT)
-                mallocs = int(counter.communicate()[1].strip().splitlines()[-1].split(",")[0])
-                line += f", {mallocs / ops:.1f} mallocs/command"
+                # perf stat -x, prints one "count,unit,event,..." line per event, in order.
+                rows = [r.split(",") for r in counter.communicate()[1].strip().splitlines()
+                        if r.count(",") >= 2 and not r.startswith("#")]
+                counts = {r[2]: r[0] for r in rows}
+                for event, name in events:
+                    value = counts.get(event, "")
+                    per = f"{int(value) / ops:.2f}" if value.isdigit() else "n/a"
+                    line += f", {per} {name}/command"
             line += f" (load {open('/proc/loadavg').read().split()[0]})"
             print(line.strip(), flush=True)
     finally:
