@@ -1,9 +1,10 @@
 // A LUN in a local (sparse) file. Reads and writes are pread/pwrite on the blocking-work pool
 // passed in, never on the io_context threads (design.md §8); completion resumes on the caller's
 // executor. Small reads the page cache holds (RWF_NOWAIT) and small writes io_uring takes
-// without blocking complete on the io thread itself. FUA writes and flush reach stable storage
-// (fdatasync / RWF_DSYNC). Thin files punch holes for UNMAP and report allocation with
-// SEEK_DATA/SEEK_HOLE; thick files are fully allocated up front.
+// without blocking complete on the io thread itself (where the file system has non-blocking
+// buffered writes; ext4 has not, and then writes take the pool, as tgt's do). FUA writes and flush
+// reach stable storage (fdatasync / RWF_DSYNC). Thin files punch holes for UNMAP and report
+// allocation with SEEK_DATA/SEEK_HOLE; thick files are fully allocated up front.
 #pragma once
 
 #include <atomic>
@@ -61,6 +62,12 @@ class FileBlockDevice final : public core::BlockDevice {
   // it to check that FUA and SYNCHRONIZE CACHE really sync.
   uint64_t sync_count() const { return syncs_.load(std::memory_order_relaxed); }
 
+  // Whether small writes still try io_uring: after kUringProbeWrites of them it stays on only
+  // if at least one in eight completed without blocking.
+  bool uring_writes_on() const { return uring_ && uring_on_.load(std::memory_order_relaxed); }
+  uint64_t uring_writes_inline() const { return uring_inline_.load(std::memory_order_relaxed); }
+  static constexpr uint64_t kUringProbeWrites = 256;
+
  private:
   FileBlockDevice(int fd, core::BlockGeometry g, boost::asio::any_io_executor blocking,
                   std::shared_ptr<UringQueue> uring)
@@ -74,7 +81,12 @@ class FileBlockDevice final : public core::BlockDevice {
   core::BlockGeometry geometry_;       // block_count: see block_count_
   std::atomic<uint64_t> block_count_;  // changes when the LUN grows
   boost::asio::any_io_executor blocking_;
+  void note_uring_result(bool done_inline);
+
   std::shared_ptr<UringQueue> uring_;  // null: writes take the pool
+  std::atomic<bool> uring_on_{true};
+  std::atomic<uint64_t> uring_tries_{0};
+  std::atomic<uint64_t> uring_inline_{0};
   std::atomic<uint64_t> syncs_{0};
   // Cleared the first time the file system refuses RWF_NOWAIT writes (ext4 buffered writes do).
   std::atomic<bool> nowait_writes_{true};

@@ -1,9 +1,10 @@
 // File writes through io_uring, completed on the caller's executor. Buffered writes the kernel
 // can do without blocking complete inside the submit call, so the command continues on the
-// same io thread with no thread hop (ext4 refuses RWF_NOWAIT from pwritev2 but takes the same
-// non-blocking attempt from io_uring); the rest run on the kernel's own workers and come back
-// through an eventfd the io_context watches. One ring per file, shared by the io threads under
-// a mutex held only for submission and reaping.
+// same io thread with no thread hop; the rest run on the kernel's io-wq workers and come back
+// through an eventfd the io_context watches (with RWF_NOWAIT they fail with -EAGAIN instead).
+// On file systems without non-blocking buffered writes (ext4, Linux 6.18) io_uring punts every
+// buffered write to io-wq, which costs more than a thread pool: see FileBlockDevice::write. One
+// ring per file, shared by the io threads under a mutex held only for submission and reaping.
 #pragma once
 
 #include <sys/types.h>

@@ -186,8 +186,8 @@ TEST_F(FileBlockDeviceTest, RejectsBadGeometry) {
 }
 
 // Small writes through io_uring, from an io_context as the daemon does: 64 at once (QD 64), each
-// to its own block, then read back through the file. Some complete inside the submit call,
-// first touches of a block usually on the kernel's workers (the eventfd path).
+// to its own block, then read back through the file. Each completes inside the submit call or
+// is refused (RWF_NOWAIT; every one on ext4) and done on the pool.
 TEST_F(FileBlockDeviceTest, IoUringWritesManyAtOnce) {
   boost::asio::io_context io;
   FileBlockDeviceOptions o;
@@ -246,6 +246,57 @@ TEST(UringQueue, CompletesThroughTheEventfdAndReportsErrors) {
   EXPECT_EQ(::pread(fd, r.data(), r.size(), 4096), 8192);
   EXPECT_EQ(r, w);
   ::close(fd);
+}
+
+// The device asks io_uring for non-blocking writes for its first kUringProbeWrites small writes
+// and keeps doing so only if at least one in eight was done that way; every write succeeds
+// either way. (On ext4 none is: the ring is dropped, and writes take the pool as tgt's do.)
+TEST_F(FileBlockDeviceTest, DropsTheRingWhenTheFileSystemRefusesNonBlockingWrites) {
+  boost::asio::io_context io;
+  FileBlockDeviceOptions o;
+  o.path = dir_ + "/lun";
+  o.size_bytes = 4 << 20;
+  o.block_size = 512;
+  auto opened = FileBlockDevice::open(o, pool_.get_executor(), io.get_executor());
+  ASSERT_TRUE(opened);
+  auto dev = *opened;
+  if (!dev->uring_writes_on()) GTEST_SKIP() << "io_uring unavailable";
+  const uint64_t probe = FileBlockDevice::kUringProbeWrites;
+  uint64_t done = 0;
+  auto write_batch = [&](uint64_t count, int fill) {
+    for (uint64_t i = 0; i < count; ++i) {
+      boost::asio::co_spawn(
+          io,
+          [&, i, fill]() -> boost::asio::awaitable<void> {
+            std::vector<std::byte> w(4096, std::byte(fill));
+            auto r = co_await dev->write((i % 1024) * 8, w, {});
+            if (r) ++done;
+          },
+          boost::asio::detached);
+      if (i % 32 == 31) {  // QD 32
+        io.run();
+        io.restart();
+      }
+    }
+    io.run();
+    io.restart();
+  };
+  write_batch(probe, 1);
+  EXPECT_EQ(done, probe);
+  const uint64_t inline_after_probe = dev->uring_writes_inline();
+  const bool kept = inline_after_probe * 8 >= probe;
+  EXPECT_EQ(dev->uring_writes_on(), kept) << inline_after_probe << " of " << probe << " inline";
+  write_batch(probe, 2);
+  EXPECT_EQ(done, 2 * probe);
+  if (!kept) {
+    EXPECT_EQ(dev->uring_writes_inline(), inline_after_probe);  // no longer asked
+  }
+  for (uint64_t i = 0; i < probe; ++i) {
+    std::vector<std::byte> r(4096);
+    ASSERT_TRUE(run_sync(dev->read(i * 8, r)));
+    ASSERT_EQ(r, std::vector<std::byte>(4096, std::byte{2})) << "block " << i * 8;
+  }
+  RecordProperty("non_blocking_writes_kept", kept ? "yes" : "no");
 }
 
 }  // namespace
