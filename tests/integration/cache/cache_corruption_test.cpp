@@ -100,18 +100,29 @@ class Session {
   std::string error_;
 };
 
+// The offset of the page of `file` that holds `block`, if one does.
+std::optional<off_t> find_in_cache_file(const fs::path& file, const std::vector<uint8_t>& block) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::vector<uint8_t> page(kBlock);
+  std::optional<off_t> found;
+  for (off_t off = 0; !found; off += kBlock) {
+    if (::pread(fd, page.data(), kBlock, off) != ssize_t(kBlock)) break;
+    if (std::memcmp(page.data(), block.data(), kBlock) == 0) found = off;
+  }
+  ::close(fd);
+  return found;
+}
+
 // Flips one byte of the page of `file` that holds `block`; false if no page does.
 bool flip_in_cache_file(const fs::path& file, const std::vector<uint8_t>& block) {
-  int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
+  const auto off = find_in_cache_file(file, block);
+  int fd = off ? ::open(file.c_str(), O_RDWR | O_CLOEXEC) : -1;
   if (fd < 0) return false;
-  std::vector<uint8_t> page(kBlock);
-  bool done = false;
-  for (off_t off = 0; !done; off += kBlock) {
-    if (::pread(fd, page.data(), kBlock, off) != ssize_t(kBlock)) break;
-    if (std::memcmp(page.data(), block.data(), kBlock) != 0) continue;
-    uint8_t b = page[1000] ^ 0x10;
-    done = ::pwrite(fd, &b, 1, off + 1000) == 1;
-  }
+  uint8_t b = 0;
+  bool done = ::pread(fd, &b, 1, *off + 1000) == 1;
+  b ^= 0x10;
+  done = done && ::pwrite(fd, &b, 1, *off + 1000) == 1;
   ::close(fd);
   return done;
 }
@@ -220,6 +231,67 @@ TEST_F(CacheCorruption, AFlippedDirtyBlockIsAMediumErrorUntilItIsWrittenAgain) {
   EXPECT_TRUE(*got == second);
   EXPECT_EQ(metric(d, "swiftness_cache_damaged_dirty_blocks"), 0);
   // SIGTERM drains: nothing is left that could not reach Swift.
+  EXPECT_EQ(d.stop(120s), 0) << d.log();
+  EXPECT_NE(d.log().find("drained"), std::string::npos) << d.log();
+}
+
+// A write made durable by SYNCHRONIZE CACHE, then kill -9 before any checkpoint holds it: only
+// the journal has it. Its page flipped while the daemon is down must not make the replay drop
+// the write as torn (which would serve the block's previous content, still in the cache file):
+// MEDIUM ERROR until it is written again.
+TEST_F(CacheCorruption, ADurableWriteFlippedWhileTheDaemonIsDownIsAMediumErrorNotTheOldContent) {
+  ASSERT_NO_FATAL_FAILURE(start(3600));
+  Daemon& d = *daemon_;
+  const auto old = block_bytes(900, 1);
+  const auto durable = block_bytes(900, 2);
+  const auto next = block_bytes(901, 2);
+  {
+    Session s(d);
+    ASSERT_TRUE(s.ok()) << s.error();
+    ASSERT_EQ(s.write(900, old), "GOOD");
+    ASSERT_EQ(s.sync(), "GOOD");
+    ASSERT_EQ(s.write(900, durable), "GOOD");
+    ASSERT_EQ(s.write(901, next), "GOOD");
+    ASSERT_EQ(s.sync(), "GOOD");
+  }
+  d.kill9();
+  // No checkpoint since the one at start (it would have started journal 2): only journal 1
+  // holds these writes.
+  const fs::path cache = dir_.path() / "cache";
+  ASSERT_TRUE(fs::exists(cache / (container_ + ".journal.1")));
+  ASSERT_FALSE(fs::exists(cache / (container_ + ".journal.2")));
+  ASSERT_TRUE(flip_in_cache_file(cache_file(), durable)) << "no page of the cache file holds it";
+  // The previous content is still in the cache file: what a replay that took the damaged write
+  // for a torn one would serve.
+  ASSERT_TRUE(find_in_cache_file(cache_file(), old));
+
+  ASSERT_TRUE(d.start(60s)) << d.log();
+  EXPECT_NE(d.log().find("fails its CRC32C on journal replay"), std::string::npos) << d.log();
+  EXPECT_NE(d.log().find("1 with damaged pages"), std::string::npos) << d.log();
+  EXPECT_EQ(metric(d, "swiftness_cache_damaged_dirty_blocks"), 1);
+  Session s(d);
+  ASSERT_TRUE(s.ok()) << s.error();
+  for (int i = 0; i < 2; ++i) {
+    std::string how;
+    int key = 0, ascq = 0;
+    auto got = s.read(900, &how, &key, &ascq);
+    ASSERT_FALSE(got) << (*got == old ? "the previous content was served: a durable write was "
+                                        "silently reverted"
+                                      : "other bytes were served");
+    EXPECT_EQ(key, SCSI_SENSE_MEDIUM_ERROR) << how;
+    EXPECT_EQ(ascq, 0x1100) << how;  // UNRECOVERED READ ERROR
+  }
+  std::string how;
+  auto got = s.read(901, &how);  // the rest of what was made durable is there
+  ASSERT_TRUE(got) << how;
+  EXPECT_TRUE(*got == next);
+
+  const auto healed = block_bytes(900, 3);
+  ASSERT_EQ(s.write(900, healed), "GOOD");
+  got = s.read(900, &how);
+  ASSERT_TRUE(got) << how;
+  EXPECT_TRUE(*got == healed);
+  EXPECT_EQ(metric(d, "swiftness_cache_damaged_dirty_blocks"), 0);
   EXPECT_EQ(d.stop(120s), 0) << d.log();
   EXPECT_NE(d.log().find("drained"), std::string::npos) << d.log();
 }
