@@ -128,8 +128,9 @@ awaitable<void> Connection::run() {
   }
   boost::system::error_code ec;
   socket_.close(ec);
-  for (auto& [itt, task] : tasks_)
-    task->aborted = true;
+  // Writes waiting for data or budget go now with their buffers; running commands end on
+  // their own and answer nobody.
+  abort_tasks(std::nullopt);
   end_nexus();
   if (logged_in_) log_->info("{}: session of {} closed", peer_, identity_.initiator_name);
 }

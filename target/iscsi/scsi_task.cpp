@@ -125,6 +125,9 @@ void Connection::handle_scsi_command(Pdu pdu) {
       }
       task->buffer_size = uint32_t(size);
       if (size) task->buffer = std::make_shared_for_overwrite<std::byte[]>(size);
+      // Counted at once: a READ runs now, and the read loop's own budget bounds how many do.
+      task->held = task->buffer_size;
+      budget_.hold(task->held);
     }
     tasks_.emplace(itt, task);
     return start_execution(task);
@@ -150,20 +153,65 @@ void Connection::handle_scsi_command(Pdu pdu) {
   if (edtl > kMaxBuffer || over_limit) {
     task->oversize = true;
   } else if (edtl) {
-    task->buffer_size = keep;
-    task->buffer = std::make_shared_for_overwrite<std::byte[]>(keep);
-    if (imm) std::memcpy(task->buffer.get(), pdu.data.data(), std::min(imm, keep));
+    // The whole buffer only once the write may have its R2Ts (issue 8); until then, room for
+    // the data the initiator may send unasked. A write that needs no R2T is held at once: its
+    // data is on its way anyway, and it runs as soon as that is in.
+    task->keep = keep;
+    uint32_t size = keep;
+    if (task->next_r2t_offset >= edtl) {
+      budget_.hold(keep);
+      task->held = keep;
+    } else if (budget_.admit_or_queue(itt, keep)) {
+      task->held = keep;
+    } else {
+      task->queued = true;
+      size = std::min(task->unsolicited_end, keep);
+    }
+    task->buffer_size = size;
+    if (size) task->buffer = std::make_shared_for_overwrite<std::byte[]>(size);
+    if (imm) std::memcpy(task->buffer.get(), pdu.data.data(), std::min(imm, size));
   }
   tasks_.emplace(itt, task);
   if (task->oversize) {
     if (task->received >= task->unsolicited_end) {
-      tasks_.erase(itt);
+      forget(*task);
       send_check_condition(*task, 0x05, 0x24, 0x00);
     }
     return;
   }
   if (task->received >= edtl) return start_execution(task);
-  send_r2ts(*task);
+  if (!task->queued) send_r2ts(*task);
+}
+
+void Connection::forget(Task& task) {
+  auto it = tasks_.find(task.itt);
+  if (it != tasks_.end() && it->second.get() == &task) tasks_.erase(it);
+  if (task.queued) budget_.cancel(task.itt);
+  task.queued = false;
+  budget_.release(task.held);
+  task.held = 0;
+}
+
+void Connection::admit_writes() {
+  while (auto itt = budget_.admit_next()) {
+    // forget() takes every ended write out of the queue, so each queued ITT has its task.
+    auto it = tasks_.find(*itt);
+    if (it == tasks_.end()) continue;
+    Task& task = *it->second;
+    task.queued = false;
+    task.held = task.keep;
+    if (task.buffer_size < task.keep) {
+      // What arrived unasked so far moves over: at most FirstBurstLength, and only for writes
+      // that had to wait.
+      auto full = std::make_shared_for_overwrite<std::byte[]>(task.keep);
+      if (task.buffer_size)
+        std::memcpy(full.get(), task.buffer.get(),
+                    std::min(task.unsolicited_next, task.buffer_size));
+      task.buffer = std::move(full);
+      task.buffer_size = task.keep;
+    }
+    send_r2ts(task);
+  }
 }
 
 void Connection::send_r2ts(Task& task) {
@@ -211,7 +259,8 @@ void Connection::handle_data_out(Pdu pdu) {
     if (log_limit_.allow(dropped))
       log_->warn("{}: Data-Out DataSN {} out of sequence for ITT 0x{:x}, command failed", peer_,
                  data_sn, task->itt);
-    tasks_.erase(task->itt);
+    forget(*task);
+    admit_writes();
     send_check_condition(*task, 0x0b, 0x4b, 0x00);
   };
   if (ttt == kReservedTag) {
@@ -239,13 +288,13 @@ void Connection::handle_data_out(Pdu pdu) {
 
   if (task->oversize) {
     if (task->received >= task->unsolicited_end) {
-      tasks_.erase(task->itt);
+      forget(*task);
       send_check_condition(*task, 0x05, 0x24, 0x00);
     }
     return;
   }
   if (task->received >= task->edtl) return start_execution(task);
-  send_r2ts(*task);
+  if (!task->queued) send_r2ts(*task);
 }
 
 bool Connection::over_buffer_budget() const {
@@ -274,9 +323,10 @@ awaitable<void> Connection::execute(std::shared_ptr<Task> task) {
   else if (task->direction == scsi::DataDirection::read)
     cmd.data_in = std::span<std::byte>(task->buffer.get(), task->buffer_size);
   scsi::CommandResult result = co_await ctx_.devices->execute(cmd);
-  tasks_.erase(task->itt);
-  // The buffer leaves the budget here; queued Data-In keeps it alive under the output marks.
+  // The buffer leaves the budgets here; queued Data-In keeps it alive under the output marks.
+  forget(*task);
   executing_bytes_ -= task->buffer_size;
+  admit_writes();
   if (reading_paused_ && !must_pause(kOutputLowWater)) drained_.cancel();
   if (task->aborted || closing_) co_return;
   send_result(*task, result);
@@ -347,23 +397,19 @@ void Connection::send_check_condition(Task& task, uint8_t key, uint8_t asc, uint
 
 std::vector<std::shared_ptr<Connection::Task>> Connection::abort_tasks(
     std::optional<uint64_t> lun, std::optional<uint32_t> spare_itt) {
-  std::vector<std::shared_ptr<Task>> running;
-  for (auto it = tasks_.begin(); it != tasks_.end();) {
-    auto& t = it->second;
-    if ((lun && t->lun_id != *lun) || (spare_itt && t->itt == *spare_itt)) {
-      ++it;
-      continue;
-    }
+  std::vector<std::shared_ptr<Task>> running, waiting;
+  for (auto& [itt, t] : tasks_) {
+    if ((lun && t->lun_id != *lun) || (spare_itt && t->itt == *spare_itt)) continue;
     t->aborted = true;
-    if (t->executing) {
-      running.push_back(t);
-      ++it;
-    } else {
-      // Still waiting for Data-Out: nothing runs, just forget it (and its late data).
-      remember_aborted(t->itt);
-      it = tasks_.erase(it);
-    }
+    (t->executing ? running : waiting).push_back(t);
   }
+  // Still waiting for Data-Out (or for budget): nothing runs, just forget it (and its late
+  // data). Writes queued behind them may now fit.
+  for (auto& t : waiting) {
+    remember_aborted(t->itt);
+    forget(*t);
+  }
+  admit_writes();
   return running;
 }
 
@@ -430,7 +476,8 @@ awaitable<void> Connection::run_tmf(std::shared_ptr<const Pdu> pdu) {
           co_await wait_for_tasks(std::move(one));
         } else {
           remember_aborted(rtt);
-          tasks_.erase(it);
+          forget(*task);
+          admit_writes();
         }
       } else {
         // RFC 7143 §11.5.1 b/c: a RefCmdSN inside the window and before this TMF names a
