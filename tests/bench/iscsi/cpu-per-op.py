@@ -17,6 +17,9 @@ root and, once, `perf probe -x /lib/x86_64-linux-gnu/libc.so.6 malloc`. --events
 perf events per command the same way, e.g. `--events context-switches,io_uring:io_uring_queue_async_work`
 (wake-ups, and io_uring requests punted to the kernel's io-wq workers). --env KEY=VALUE sets
 a variable for the daemon (A/B switches such as SWIFTNESS_FILE_URING=0).
+--system-profile samples the whole machine (perf record -a, root) during each job and prints
+where both cores went: the daemon, the load generator, idle, everything else, each split into
+user and kernel time, and the share of all samples in the kernel's TCP/loopback path.
 """
 import argparse
 import json
@@ -44,6 +47,51 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def parse_size(text):
+    units = {"k": 1 << 10, "m": 1 << 20}
+    return int(text[:-1]) * units[text[-1].lower()] if text[-1].lower() in units else int(text)
+
+
+# Kernel functions of the TCP/IP loopback path (send, the loopback device, receive, socket
+# copies): their share says how much of the machine the transport itself takes.
+NET_SYMBOLS = ("tcp_", "__tcp", "inet_", "ip_", "ip6_", "__ip", "__dev_queue_xmit",
+               "dev_hard_start_xmit", "loopback_", "net_rx_action", "__netif", "netif_",
+               "process_backlog", "__napi", "napi_", "skb_", "__skb", "kfree_skb", "sk_",
+               "sock_", "__sock", "release_sock", "lock_sock", "_copy_to_iter",
+               "_copy_from_iter", "copy_page_to_iter", "copy_page_from_iter", "__kfree_skb",
+               "kmalloc_reserve", "__alloc_skb", "validate_xmit", "nf_", "__x64_sys_recvfrom",
+               "__x64_sys_sendto", "__x64_sys_sendmsg", "__x64_sys_recvmsg")
+
+
+def system_profile(data, daemon_comm):
+    """Shares of all samples by process (comm) and user/kernel, plus the TCP/loopback share."""
+    rows = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort",
+                           "comm,sym", "--percent-limit", "0", "-F", "overhead,comm,sym"],
+                          capture_output=True, text=True, timeout=300).stdout
+    shares = {}
+    net = 0.0
+    # perf truncates comm to 15 characters; libiscsi's tool is "iscsi-loadgen".
+    daemon_comm = daemon_comm[:15]
+    for row in rows.splitlines():
+        parts = row.split()
+        if len(parts) < 4 or not parts[0].endswith("%") or row.lstrip().startswith("#"):
+            continue
+        pct = float(parts[0].rstrip("%"))
+        comm, space, sym = parts[1], parts[2], parts[3]
+        who = ("daemon" if comm.startswith(daemon_comm) else "loadgen"
+               if comm.startswith("iscsi-loadgen") else "idle" if comm == "swapper" else "other")
+        where = "kernel" if space == "[k]" else "user"
+        shares[(who, where)] = shares.get((who, where), 0.0) + pct
+        if where == "kernel" and sym.startswith(NET_SYMBOLS):
+            net += pct
+    out = []
+    for who in ("daemon", "loadgen", "idle", "other"):
+        user, kern = shares.get((who, "user"), 0.0), shares.get((who, "kernel"), 0.0)
+        out.append(f"{who} {user + kern:.1f}% (user {user:.1f}, kernel {kern:.1f})")
+    return ("    machine (2 cores = 100%): " + ", ".join(out) +
+            f"; TCP/loopback kernel path {net:.1f}%")
+
+
 def config(kind, work, port, swift_env, size_mib):
     cfg = (f"state_dir: {work}/state\nlog_level: warn\ntarget:\n  iqn: {IQN}\n"
            f"  portals: [\"127.0.0.1:{port}\"]\n")
@@ -68,10 +116,13 @@ def main():
     ap.add_argument("--size-mib", type=int, default=256)
     ap.add_argument("--duration", type=int, default=5, help="seconds per job")
     ap.add_argument("--jobs", default="randread:4k:1,randread:4k:32,randwrite:4k:32",
-                    help="comma-separated rw:bs:qd")
+                    help="comma-separated rw:bs:qd; rw 'cold' (Swift LUNs): drain, wipe the "
+                    "cache, restart, read the whole LUN sequentially")
     ap.add_argument("--label", default="")
     ap.add_argument("--mallocs", action="store_true")
     ap.add_argument("--events", default="", help="comma-separated perf events to count per command")
+    ap.add_argument("--system-profile", action="store_true",
+                    help="perf record -a during each job: where the machine's time went")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the daemon")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (daemon log)")
     a = ap.parse_args()
@@ -87,17 +138,23 @@ def main():
         args += ["--threads", str(a.threads)]
     env = dict(os.environ)
     env.update(kv.split("=", 1) for kv in a.env)
-    daemon = subprocess.Popen(args, stdout=open(f"{work}/daemon.log", "w"),
-                              stderr=subprocess.STDOUT, env=env)
     url = f"iscsi://127.0.0.1:{port}/{IQN}/0"
-    try:
+
+    def start():
+        proc = subprocess.Popen(args, stdout=open(f"{work}/daemon.log", "a"),
+                                stderr=subprocess.STDOUT, env=env)
         for _ in range(100):  # up to ~20 s for the daemon to listen (Swift LUNs open first)
             probe = [a.loadgen, "--rw", "randread", "--ops", "1", "--duration", "0", url]
             if subprocess.run(probe, capture_output=True).returncode == 0:
                 break
-            if daemon.poll() is not None:
+            if proc.poll() is not None:
                 sys.exit(f"the daemon exited: {open(f'{work}/daemon.log').read()[-2000:]}")
             time.sleep(0.2)
+        return proc
+
+    daemon = None
+    try:
+        daemon = start()
         fill = [a.loadgen, "--rw", "seqwrite", "--bs", "1m", "--qd", "8", "--duration", "0",
                 "--ops", str(a.size_mib), url]
         subprocess.run(fill, capture_output=True, check=True)
@@ -115,6 +172,20 @@ def main():
                 break
         for job in a.jobs.split(","):
             rw, bs, qd = job.split(":")
+            loadgen = [a.loadgen, "--rw", rw, "--bs", bs, "--qd", qd, "--duration",
+                       str(a.duration), url]
+            if rw == "cold":
+                # Swift-heavy: SIGTERM (the daemon drains), remove the cache, restart, and read
+                # the whole LUN once sequentially: every byte is a GET on the io threads.
+                if a.kind != "swift":
+                    sys.exit("cold jobs need --kind swift")
+                daemon.terminate()
+                daemon.wait(timeout=600)
+                shutil.rmtree(f"{work}/cache", ignore_errors=True)
+                daemon = start()
+                ops = a.size_mib * (1 << 20) // parse_size(bs)
+                loadgen = [a.loadgen, "--rw", "seqread", "--bs", bs, "--qd", qd, "--duration",
+                           "0", "--ops", str(ops), url]
             counter = None
             events = ([("probe_libc:malloc", "mallocs")] if a.mallocs else []) + [
                 (e, e) for e in a.events.split(",") if e]
@@ -124,16 +195,22 @@ def main():
                                             str(daemon.pid)],
                                            stderr=subprocess.PIPE, text=True)
                 time.sleep(0.5)
+            sampler = None
+            if a.system_profile:
+                sampler = subprocess.Popen(["perf", "record", "-a", "-F", "499", "-o",
+                                            f"{work}/system.data"],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(0.5)
             before = cpu_seconds(daemon.pid)
-            run = subprocess.run([a.loadgen, "--rw", rw, "--bs", bs, "--qd", qd, "--duration",
-                                  str(a.duration), url], capture_output=True, text=True)
+            run = subprocess.run(loadgen, capture_output=True, text=True)
             used = cpu_seconds(daemon.pid) - before
             if run.returncode != 0:
                 sys.exit(f"{job}: iscsi-loadgen failed: {run.stderr.strip()}")
             result = json.loads(run.stdout.strip().splitlines()[-1])
             ops = result["ops"]
             line = (f"{a.label} {a.kind} threads={a.threads or 'default'} {job}: "
-                    f"{result['iops']:.0f} IOPS, {used:.2f} CPU s for {ops} commands = "
+                    f"{result['iops']:.0f} IOPS {result['mbps']:.1f} MB/s, {used:.2f} CPU s "
+                    f"for {ops} commands = "
                     f"{1e6 * used / ops:.1f} us/command")
             if counter:
                 counter.send_signal(signal.SIGINT)
@@ -147,9 +224,15 @@ def main():
                     line += f", {per} {name}/command"
             line += f" (load {open('/proc/loadavg').read().split()[0]})"
             print(line.strip(), flush=True)
+            if sampler:
+                sampler.send_signal(signal.SIGINT)  # our child, by PID: it writes the file
+                sampler.wait(timeout=120)
+                print(system_profile(f"{work}/system.data", os.path.basename(a.swiftness)),
+                      flush=True)
     finally:
-        daemon.terminate()
-        daemon.wait(timeout=120)
+        if daemon:
+            daemon.terminate()
+            daemon.wait(timeout=120)
         # The LUN file or the cache (preallocated at 4x the LUN) is gigabytes: never leave it.
         if a.keep:
             print(f"kept {work}", file=sys.stderr)
