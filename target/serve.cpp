@@ -9,6 +9,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -97,6 +98,14 @@ int serve(const ServeOptions& opts) {
     for (auto& t : pool)
       t.join();
     blocking.join();
+    // From here on the process only tears down (with ASan, leak checking alone takes a while).
+    // A second SIGTERM or SIGINT, e.g. a service manager or an impatient operator repeating
+    // the stop, must not turn this clean exit into death by signal: asio gives the signals
+    // back to their default action when it lets them go, so they are ignored instead.
+    signals.clear();
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGHUP, SIG_IGN);
     return code;
   };
 
