@@ -37,31 +37,61 @@ echo "sanitizer pass: built in $((SECONDS - start)) s"
 
 start=$SECONDS
 failed=0
+# Two suites at a time (the machine's cores; most of their time is spent waiting on daemons,
+# Swift and timeouts), each into its own log, printed whole when the suite fails.
+logs="$asan/sanitizer-logs"
+rm -rf "$logs"
+mkdir -p "$logs"
+jobs_max=${SWIFTNESS_SANITIZE_JOBS:-2}
+names=()
+launch() {  # NAME COMMAND...: runs COMMAND in the background once a slot is free
+  local name=$1
+  shift
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  names+=("$name")
+  (
+    t0=$SECONDS
+    rc=0
+    "$@" >"$logs/$name.log" 2>&1 || rc=$?
+    echo "$rc $((SECONDS - t0))" >"$logs/$name.rc"
+  ) &
+}
+# The fixture's own script starts that Swift on free ports in $asan/swift-aio, where the
+# with_swift suites look for its env file, and stops it by PID (through deploy/swift-aio.sh)
+# afterwards, also when this script is interrupted.
+fixture=(tests/integration/swift/swift_aio_fixture.sh "$asan/swift-aio" deploy/swift-aio.sh)
+trap '"${fixture[0]}" cleanup "${fixture[@]:1}"' EXIT
+swift_up=1
+"${fixture[0]}" setup "${fixture[@]:1}" || swift_up=0
 for s in "${suites[@]}"; do
-  echo "== ASan+UBSan: ${s}_unit_tests"
-  "$asan/tests/unit/$s/${s}_unit_tests" --gtest_brief=1 || failed=1
+  launch "${s}_unit_tests" "$asan/tests/unit/$s/${s}_unit_tests" --gtest_brief=1
 done
 # The real daemon, built with the sanitizers, against libiscsi's tools, raw PDUs, a client
 # that behaves like the Microsoft initiator, hostile clients, and a Swift of the test's own.
 for t in "${integration[@]}"; do
-  echo "== ASan+UBSan: ${t##*/}"
-  "$asan/tests/$t" --gtest_brief=1 || failed=1
+  launch "${t##*/}" "$asan/tests/$t" --gtest_brief=1
 done
-# The fixture's own script starts that Swift on free ports in $asan/swift-aio, where these
-# tests look for its env file, and stops it by PID (through deploy/swift-aio.sh) afterwards,
-# also when this script is interrupted.
-fixture=(tests/integration/swift/swift_aio_fixture.sh "$asan/swift-aio" deploy/swift-aio.sh)
-trap '"${fixture[0]}" cleanup "${fixture[@]:1}"' EXIT
-if "${fixture[0]}" setup "${fixture[@]:1}"; then
+if [ "$swift_up" = 1 ]; then
   for t in "${with_swift[@]}"; do
-    echo "== ASan+UBSan: ${t##*/} (with Swift)"
     # The Windows profile suite runs against a Swift LUN with this (a file LUN above).
-    SWIFTNESS_WINDOWS_PROFILE_BACKEND=swift "$asan/tests/$t" --gtest_brief=1 || failed=1
+    launch "${t##*/}.with-swift" env SWIFTNESS_WINDOWS_PROFILE_BACKEND=swift \
+      "$asan/tests/$t" --gtest_brief=1
   done
 else
   echo "sanitizer pass: could not start Swift"
   failed=1
 fi
+wait || true
+for name in "${names[@]}"; do
+  read -r rc secs <"$logs/$name.rc" || { rc=1; secs=?; }
+  if [ "$rc" = 0 ]; then
+    echo "== ASan+UBSan: $name passed ($secs s)"
+  else
+    echo "== ASan+UBSan: $name FAILED (exit $rc, $secs s), its output:"
+    cat "$logs/$name.log"
+    failed=1
+  fi
+done
 "${fixture[0]}" cleanup "${fixture[@]:1}"
 trap - EXIT
 echo "sanitizer pass: suites ran in $((SECONDS - start)) s"
