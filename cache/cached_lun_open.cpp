@@ -237,15 +237,22 @@ Result<void> CachedLun::replay(File& journal, uint64_t first_seq) {
   std::vector<std::byte> bytes(*size);
   if (!journal.pread(0, bytes)) return block_errc::io_error;
   // Stops at the first torn or foreign record: everything after it was never made durable
-  // (fdatasync covers the whole file, so a durable record never follows a torn one).
-  std::vector<Record> records;
+  // (fdatasync covers the whole file, so a durable record never follows a torn one). Two
+  // passes, the first for the data_synced records (they follow what they cover), rather than
+  // holding every decoded record of a journal of up to checkpoint_journal_bytes at once.
+  auto for_each_record = [&](auto&& fn) {
+    uint64_t seq = first_seq;
+    size_t consumed = 0;
+    for (size_t off = 0;; off += consumed, ++seq) {
+      auto rec = decode_record(std::span(bytes).subspan(off), consumed);
+      if (!rec || rec->seq != seq) return seq;
+      fn(*rec);
+    }
+  };
   uint64_t synced = 0;  // the data of records up to here reached stable storage
-  for (size_t off = 0, consumed = 0;; off += consumed) {
-    auto rec = decode_record(std::span(bytes).subspan(off), consumed);
-    if (!rec || rec->seq != first_seq + records.size()) break;
-    if (rec->type == RecordType::data_synced) synced = std::max(synced, rec->data_synced);
-    records.push_back(std::move(*rec));
-  }
+  for_each_record([&](const Record& rec) {
+    if (rec.type == RecordType::data_synced) synced = std::max(synced, rec.data_synced);
+  });
   struct Damaged {
     uint64_t chunk;
     uint32_t block;
@@ -254,7 +261,7 @@ Result<void> CachedLun::replay(File& journal, uint64_t first_seq) {
   std::vector<Damaged> damaged;
   std::vector<std::optional<uint32_t>> found;
   CacheState& s = *state_;
-  for (const Record& rec : records) {
+  next_seq_ = for_each_record([&](const Record& rec) {
     switch (rec.type) {
       case RecordType::write: {
         const bool plausible =
@@ -275,7 +282,7 @@ Result<void> CachedLun::replay(File& journal, uint64_t first_seq) {
         // MEDIUM ERROR until rewritten, never as the content they replaced.
         if (!plausible || (!bad.empty() && rec.seq > synced)) {
           ++counters_.skipped_records;
-          continue;
+          return;
         }
         if (!bad.empty()) ++counters_.damaged_records;
         damaged.insert(damaged.end(), bad.begin(), bad.end());
@@ -293,7 +300,7 @@ Result<void> CachedLun::replay(File& journal, uint64_t first_seq) {
         // From a journal of before data_synced records: a failed check is taken as torn.
         if (!check_pages(rec.segments, rec.data_check)) {
           ++counters_.skipped_records;
-          continue;
+          return;
         }
         for (const Segment& seg : rec.segments)
           s.apply_write(seg);
@@ -302,7 +309,7 @@ Result<void> CachedLun::replay(File& journal, uint64_t first_seq) {
         // Clean data: whatever the reason it fails, Swift still has it; fetched again.
         if (!check_pages(rec.segments, rec.data_check)) {
           ++counters_.skipped_records;
-          continue;
+          return;
         }
         for (const Segment& seg : rec.segments)
           s.apply_fill(seg, rec.ref);
@@ -326,8 +333,7 @@ Result<void> CachedLun::replay(File& journal, uint64_t first_seq) {
         break;
     }
     ++counters_.replayed_records;
-  }
-  next_seq_ = first_seq + records.size();
+  });
   s.rebuild_free_map();
   // Only dirty blocks whose damaged page is still theirs matter here (a later record may have
   // replaced, unmapped or uploaded it): counted, logged and marked like damage a read finds. A
