@@ -208,14 +208,18 @@ echo "bench-vs-tgt: tgt at $tgt_url"
 # /proc/PID/stat, counted after the ")" that ends the command name.
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 clk_tck=$(getconf CLK_TCK)
+# Context switches (voluntary and not) of all a process's threads so far: its wake-ups, steadier
+# than CPU time when other work shares the machine.
+ctx_switches() { cat "/proc/$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
 
 run_one() {  # target-name url rw bs qd round [extra...]
   local name=$1 url=$2 rw=$3 bs=$4 qd=$5 round=$6
   shift 6
-  local pid line t0 t1 c0 c1 rss
+  local pid line t0 t1 c0 c1 x0 x1 rss
   pid=$(pid_of "$name")
   t0=$(date +%s.%N)
   c0=$(cpu_ticks "$pid")
+  x0=$(ctx_switches "$pid")
   if ! line=$("$loadgen" "$url" --rw "$rw" --bs "$bs" --qd "$qd" "$@" \
       --label "target=$name;round=$round" 2>>"$work/loadgen.log" | tail -1); then
     echo "bench-vs-tgt: loadgen failed against $name ($rw $bs qd $qd); see loadgen.log" >&2
@@ -223,6 +227,7 @@ run_one() {  # target-name url rw bs qd round [extra...]
     return 1
   fi
   c1=$(cpu_ticks "$pid")
+  x1=$(ctx_switches "$pid")
   t1=$(date +%s.%N)
   rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
   # The target's CPU per GiB moved: cores it kept busy during the run, divided by the measured
@@ -236,7 +241,11 @@ r["target_cpu_cores"] = round(cpu_s / wall, 3)
 gib_per_s = r["mbps"] * 1e6 / 2**30
 r["target_cpu_s_per_gib"] = round(cpu_s / wall / gib_per_s, 3) if gib_per_s > 0 else None
 r["target_rss_mib"] = round(int(sys.argv[7]) / 1024, 1)
+# Per command, from the rate over the whole run like the CPU figure.
+switches = int(sys.argv[9]) - int(sys.argv[8])
+r["target_ctx_switches_per_op"] = round(switches / wall / r["iops"], 2) if r["iops"] > 0 else None
 print(json.dumps(r, separators=(",", ":")))' "$line" "$c0" "$c1" "$t0" "$t1" "$clk_tck" "$rss" \
+    "$x0" "$x1" \
     >>"$results"
   tail -1 "$results" | python3 -c '
 import json, sys

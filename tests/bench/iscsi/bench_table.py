@@ -58,10 +58,16 @@ def main(path):
             row.append(f"{b / a:.2f}x" if a and b else "-")
         print("| " + " | ".join(row) + " |")
     if any("target_cpu_s_per_gib" in r for v in runs.values() for r in v):
-        print("\nTarget cost: CPU seconds per GiB moved and resident memory (median of rounds)\n")
+        # Context switches per command: bench-vs-tgt.sh measures them, the report does not.
+        ctx = any("target_ctx_switches_per_op" in r for v in runs.values() for r in v)
+        fields = [("target_cpu_s_per_gib", "{:.2f}"), ("target_rss_mib", "{:.0f}")]
+        if ctx:
+            fields.append(("target_ctx_switches_per_op", "{:.2f}"))
+        print("\nTarget cost: CPU seconds per GiB moved and resident memory"
+              + (", context switches per command" if ctx else "") + " (median of rounds)\n")
         head = ["test", "QD"]
         for t in targets:
-            head += [f"{t} CPU s/GiB", f"{t} RSS MiB"]
+            head += [f"{t} CPU s/GiB", f"{t} RSS MiB"] + ([f"{t} ctx sw/cmd"] if ctx else [])
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
         for key in order:
@@ -69,7 +75,7 @@ def main(path):
             size = "4 KiB" if bs == 4096 else ("1 MiB" if bs == 1 << 20 else f"{bs} B")
             row = [f"{size} {rw}", str(qd)]
             for t in targets:
-                for field, fmt in (("target_cpu_s_per_gib", "{:.2f}"), ("target_rss_mib", "{:.0f}")):
+                for field, fmt in fields:
                     rs = [r[field] for r in runs.get((key, t), []) if r.get(field) is not None]
                     row.append(fmt.format(statistics.median(rs)) if rs else "-")
             print("| " + " | ".join(row) + " |")
