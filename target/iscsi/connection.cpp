@@ -87,15 +87,33 @@ awaitable<void> Connection::run() {
     if (must_pause(kOutputHighWater)) co_await wait_for_drain();
     if (closing_) break;
     boost::system::error_code ec;
-    size_t n = co_await socket_.async_read_some(asio::buffer(buf),
-                                                asio::redirect_error(use_awaitable, ec));
+    // The rest of a large steered payload goes from the socket straight to the task buffer.
+    auto room = reader_.direct_room();
+    bool direct = room.size() >= kDirectReadMin;
+    auto into = direct ? asio::buffer(room.data(), room.size()) : asio::buffer(buf);
+    size_t n = co_await socket_.async_read_some(into, asio::redirect_error(use_awaitable, ec));
     if (ec || n == 0) break;
     last_rx_ = std::chrono::steady_clock::now();
-    std::span<const uint8_t> in(buf.data(), n);
-    while (!in.empty() && !closing_) {
+    std::span<const uint8_t> in;
+    if (direct)
+      reader_.landed(n);
+    else
+      in = std::span<const uint8_t>(buf.data(), n);
+    // After a direct read the reader may complete the PDU with no new input.
+    bool landed = direct;
+    while ((!in.empty() || landed) && !closing_) {
+      landed = false;
       auto step = reader_.feed(in);
       in = in.subspan(step.consumed);
       if (step.kind == PduReader::Step::Kind::need_more) break;
+      if (step.kind == PduReader::Step::Kind::header) {
+        auto to = data_out_target(reader_.header());
+        if (!to.empty()) {
+          steered_ = tasks_.at(reader_.header().itt())->buffer;
+          reader_.steer(to);
+        }
+        continue;
+      }
       if (step.kind == PduReader::Step::Kind::error) {
         Pdu bad = reader_.take();
         uint64_t dropped = 0;
@@ -113,6 +131,7 @@ awaitable<void> Connection::run() {
         co_await handle_login(pdu);
       else
         handle_pdu(std::move(pdu));
+      steered_.reset();
       // The rest of `buf` waits: one read may hold thousands of small commands.
       if (must_pause(kOutputHighWater)) co_await wait_for_drain();
     }
@@ -348,6 +367,7 @@ std::shared_ptr<Connection> Connection::login_complete(const LoginMachine& m) {
   ++ctx_.logins_ok;
   reader_.set_limits(
       {params_.header_digest, params_.data_digest, params_.target_max_recv_data_segment_length});
+  reader_.announce_data_out(true);
   if (identity_.type == SessionType::normal) {
     nexus_ = std::make_shared<scsi::Nexus>();
     nexus_->initiator_name = identity_.initiator_name;

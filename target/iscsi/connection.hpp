@@ -136,6 +136,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void dispatch_ordered(Pdu pdu);
   void handle_scsi_command(Pdu pdu);
   void handle_data_out(Pdu pdu);
+  // Where the payload of the Data-Out whose header `b` is should go: its bytes of the task
+  // buffer, if handle_data_out() will accept it there as it stands; empty keeps the usual path
+  // (the PDU's own vector), so anything invalid is rejected exactly as before.
+  std::span<std::byte> data_out_target(const Bhs& b) const;
   void handle_nop_out(Pdu pdu);
   void handle_text(const Pdu& pdu);
   void handle_logout(const Pdu& pdu);
@@ -171,6 +175,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   core::RateLimit log_limit_;
 
   PduReader reader_;
+  // The task buffer the current Data-Out's payload is steered into (issue 7), kept alive until
+  // the PDU is complete: an ABORT TASK may drop the task meanwhile.
+  std::shared_ptr<std::byte[]> steered_;
+  // Payload still to come beyond this is read from the socket straight into the task buffer,
+  // not through the read loop's buffer.
+  static constexpr size_t kDirectReadMin = 16u << 10;
   std::optional<LoginMachine> login_;
   bool logged_in_ = false;
   bool closing_ = false;

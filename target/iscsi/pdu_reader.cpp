@@ -25,10 +25,8 @@ size_t PduReader::need() const {
       return pdu_.ahs.size();
     case Stage::header_digest:
       return 4;
-    case Stage::data: {
-      size_t n = pdu_.data.size();
-      return n + pad4(n);
-    }
+    case Stage::data:
+      return data_length_ + pad4(data_length_);
     case Stage::data_digest:
       return 4;
     case Stage::done:
@@ -40,6 +38,15 @@ size_t PduReader::need() const {
 PduReader::Step PduReader::feed(std::span<const uint8_t> in) {
   Step step;
   while (stage_ != Stage::done) {
+    if (stage_ == Stage::data && announce_ && !announced_ && have_ == 0 &&
+        pdu_.bhs.opcode() == Opcode::data_out) {
+      announced_ = true;
+      step.kind = Step::Kind::header;
+      return step;
+    }
+    // Not steered: the payload goes to the PDU's own vector after all.
+    if (stage_ == Stage::data && have_ == 0 && steer_.empty() && pdu_.data.size() != data_length_)
+      pdu_.data.resize(data_length_);
     size_t want = need();
     if (have_ < want) {
       if (step.consumed == in.size()) return step;
@@ -59,9 +66,10 @@ PduReader::Step PduReader::feed(std::span<const uint8_t> in) {
         case Stage::data: {
           // The vector holds the segment without its padding, but the data digest covers the
           // padded segment (RFC 7143 §11.1).
-          size_t seg = pdu_.data.size();
+          size_t seg = data_length_;
           size_t copy = have_ < seg ? std::min(n, seg - have_) : 0;
-          if (copy) std::memcpy(pdu_.data.data() + have_, src, copy);
+          std::byte* dst = steer_.empty() ? pdu_.data.data() : steer_.data();
+          if (copy) std::memcpy(dst + have_, src, copy);
           if (active_.data_digest)
             data_crc_ = core::crc32c(std::span<const uint8_t>(src, n), data_crc_);
           break;
@@ -113,7 +121,7 @@ std::optional<ProtocolError> PduReader::advance() {
       return header_ready();
     }
     case Stage::data:
-      stage_ = active_.data_digest && !pdu_.data.empty() ? Stage::data_digest : Stage::done;
+      stage_ = active_.data_digest && data_length_ ? Stage::data_digest : Stage::done;
       return std::nullopt;
     case Stage::data_digest:
       stage_ = Stage::done;
@@ -134,7 +142,9 @@ std::optional<ProtocolError> PduReader::header_ready() {
     return ProtocolError{ProtocolError::Action::reject_and_close, RejectReason::protocol_error,
                          "DataSegmentLength exceeds MaxRecvDataSegmentLength"};
   }
-  pdu_.data.resize(dsl);
+  data_length_ = dsl;
+  // A Data-Out's vector waits for the caller's steer(): the payload may go elsewhere.
+  if (!(announce_ && pdu_.bhs.opcode() == Opcode::data_out)) pdu_.data.resize(dsl);
   stage_ = dsl ? Stage::data : Stage::done;
   return std::nullopt;
 }
@@ -145,7 +155,25 @@ Pdu PduReader::take() {
   stage_ = Stage::header;
   have_ = 0;
   data_crc_ = 0;
+  announced_ = false;
+  data_length_ = 0;
+  steer_ = {};
   return out;
+}
+
+void PduReader::steer(std::span<std::byte> to) {
+  if (to.size() == data_length_) steer_ = to;
+}
+
+std::span<std::byte> PduReader::direct_room() const {
+  if (stage_ != Stage::data || steer_.empty() || have_ >= data_length_) return {};
+  return steer_.subspan(have_);
+}
+
+void PduReader::landed(size_t n) {
+  if (active_.data_digest)
+    data_crc_ = core::crc32c(std::span<const std::byte>(steer_.data() + have_, n), data_crc_);
+  have_ += n;
 }
 
 }  // namespace swiftness::iscsi

@@ -32,9 +32,15 @@ class PduReader {
   void set_limits(ReaderLimits limits) { limits_ = limits; }
   const ReaderLimits& limits() const { return limits_; }
 
+  // With this on, a Data-Out whose header is complete stops feed() with Kind::header before its
+  // payload, so the caller may steer() the payload straight into its destination (issue 7: a
+  // write's data went socket buffer -> PDU vector -> task buffer).
+  void announce_data_out(bool on) { announce_ = on; }
+
   struct Step {
     size_t consumed = 0;  // bytes of the input used, also when an error is reported
-    enum class Kind { need_more, pdu, error } kind = Kind::need_more;
+    // header: a Data-Out's BHS (and AHS) are in and checked, its payload is next (header()).
+    enum class Kind { need_more, header, pdu, error } kind = Kind::need_more;
     ProtocolError error{};
   };
 
@@ -43,6 +49,18 @@ class PduReader {
   // header, which a Reject carries back.
   Step feed(std::span<const uint8_t> in);
   Pdu take();
+
+  // After Kind::header: the PDU's header. steer() sends its payload (DataSegmentLength bytes,
+  // `to.size()` exactly) to `to` instead of the PDU's data vector, which take() then leaves
+  // empty; the data digest is still checked over those bytes. `to` must stay valid until the
+  // PDU is complete.
+  const Bhs& header() const { return pdu_.bhs; }
+  void steer(std::span<std::byte> to);
+  // The part of a steered payload still to come, for a read from the socket straight into it;
+  // empty otherwise. landed(n) says the first n bytes of it were written; feed() (with no
+  // input, if none is left) then goes on.
+  std::span<std::byte> direct_room() const;
+  void landed(size_t n);
 
  private:
   enum class Stage { header, ahs, header_digest, data, data_digest, done };
@@ -57,6 +75,10 @@ class PduReader {
   Pdu pdu_;
   std::array<uint8_t, 4> digest_{};
   uint32_t data_crc_ = 0;
+  bool announce_ = false;
+  bool announced_ = false;      // Kind::header was returned for the current PDU
+  uint32_t data_length_ = 0;    // the current PDU's DataSegmentLength
+  std::span<std::byte> steer_;  // where its payload goes; empty: pdu_.data
 };
 
 }  // namespace swiftness::iscsi

@@ -245,7 +245,9 @@ void Connection::handle_data_out(Pdu pdu) {
     return send_reject(b, RejectReason::protocol_error);
   uint32_t ttt = b.field32(off::kTtt);
   uint32_t offset = b.field32(40);
-  uint32_t len = uint32_t(pdu.data.size());
+  // A steered payload is already in the task buffer, where the copy below would put it.
+  bool in_place = steered_ != nullptr;
+  uint32_t len = in_place ? b.data_segment_length() : uint32_t(pdu.data.size());
   if (uint64_t(offset) + len > task->edtl) return send_reject(b, RejectReason::protocol_error);
 
   uint32_t data_sn = b.field32(36);
@@ -281,7 +283,7 @@ void Connection::handle_data_out(Pdu pdu) {
     burst->received += len;
     if (burst->received == burst->length) task->bursts.erase(burst);
   }
-  if (len && task->buffer && offset < task->buffer_size)
+  if (len && task->buffer && offset < task->buffer_size && !in_place)
     std::memcpy(task->buffer.get() + offset, pdu.data.data(),
                 std::min(len, task->buffer_size - offset));
   task->received += len;
@@ -295,6 +297,33 @@ void Connection::handle_data_out(Pdu pdu) {
   }
   if (task->received >= task->edtl) return start_execution(task);
   if (!task->queued) send_r2ts(*task);
+}
+
+std::span<std::byte> Connection::data_out_target(const Bhs& b) const {
+  // The same checks handle_data_out() makes, in the state it will see: nothing runs between
+  // the header and the end of the payload but other coroutines of this strand, and those only
+  // end tasks (then the data is dropped, and steered_ keeps the buffer alive till then).
+  auto it = tasks_.find(b.itt());
+  if (it == tasks_.end()) return {};
+  const Task& t = *it->second;
+  if (t.direction != scsi::DataDirection::write || t.executing || t.oversize || t.queued ||
+      !t.buffer)
+    return {};
+  uint32_t offset = b.field32(40), len = b.data_segment_length(), data_sn = b.field32(36);
+  uint32_t ttt = b.field32(off::kTtt);
+  if (uint64_t(offset) + len > t.buffer_size) return {};  // also past EDTL, or not kept
+  if (ttt == kReservedTag) {
+    if (offset != t.unsolicited_next || offset + len > t.unsolicited_end ||
+        data_sn != t.unsolicited_data_sn)
+      return {};
+  } else {
+    auto burst = std::find_if(t.bursts.begin(), t.bursts.end(),
+                              [ttt](const Burst& x) { return x.ttt == ttt; });
+    if (burst == t.bursts.end() || offset != burst->offset + burst->received ||
+        burst->received + len > burst->length || data_sn != burst->data_sn)
+      return {};
+  }
+  return std::span<std::byte>(t.buffer.get() + offset, len);
 }
 
 bool Connection::over_buffer_budget() const {

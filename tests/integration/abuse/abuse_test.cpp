@@ -758,6 +758,60 @@ TEST_F(Abuse, WritesWhoseDataNeverCompletesStayWithinTheWriteBudget) {
   EXPECT_EQ(got, kEdtl);
 }
 
+// Data-Out payloads are read straight into the write's buffer (issue 7), partly through the
+// read loop's buffer and partly by a read from the socket into the task buffer itself (the PDU
+// arrives in two pieces): with data digests the write lands intact, and a payload whose digest
+// is wrong is rejected (reason DATA DIGEST ERROR), the connection dropped and nothing written.
+TEST_F(Abuse, DataOutPayloadsReadIntoTheTaskBufferKeepTheirDigestCheck) {
+  start("");
+  auto other = session(2);
+  auto c = std::make_unique<RawClient>(daemon_->port());
+  ASSERT_TRUE(c->login(kIqn, kInitiator, true, true, isid(1))) << daemon_->log();
+  clear_unit_attention(*c);
+  constexpr uint16_t kBlocks = 128;  // 64 KiB, one Data-Out
+  std::vector<std::byte> pattern(kBlocks * 512u);
+  for (size_t i = 0; i < pattern.size(); ++i)
+    pattern[i] = std::byte(uint8_t(i * 13 + 1));
+  // WRITE (10) at `lba`, its Data-Out sent as 48 + 4 + 100 bytes, a pause, then the rest.
+  auto write_split = [&](uint32_t itt, uint32_t lba, size_t flip) -> std::optional<Pdu> {
+    PduBuilder w = c->test_unit_ready(itt);
+    w.flags(0xa0).field32(20, kBlocks * 512u);
+    uint8_t cdb[10] = {0x2a, 0, 0, 0, uint8_t(lba >> 8), uint8_t(lba), 0, 0, kBlocks, 0};
+    for (int i = 0; i < 10; ++i)
+      w.byte(32 + i, cdb[i]);
+    c->send(w);
+    auto r2t = c->receive();
+    if (!r2t || r2t->bhs.opcode() != Opcode::r2t) return r2t;
+    PduBuilder d(Opcode::data_out);
+    d.flags(0x80).itt(itt).field32(20, r2t->bhs.field32(20)).data(pattern);
+    auto wire = d.wire(true, true);
+    if (flip) wire[48 + 4 + flip] ^= 0x10;  // after the digest was computed
+    c->send_bytes(std::vector<uint8_t>(wire.begin(), wire.begin() + 152));
+    std::this_thread::sleep_for(50ms);
+    c->send_bytes(std::vector<uint8_t>(wire.begin() + 152, wire.end()));
+    return c->receive();
+  };
+  auto r = write_split(0x10, 4096, 0);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->bhs.opcode(), Opcode::scsi_response);
+  EXPECT_EQ(r->bhs.b[3], 0) << "status";
+  auto data = read_blocks(*c, 0x11, 4096, kBlocks);
+  ASSERT_TRUE(data);
+  EXPECT_EQ(*data, pattern);
+
+  r = write_split(0x12, 8192, 50000);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->bhs.opcode(), Opcode::reject);
+  EXPECT_EQ(r->bhs.b[2], 0x02) << "DATA DIGEST ERROR";
+  for (int i = 0; i < 20 && !c->saw_eof(); ++i)
+    c->receive(250);
+  EXPECT_TRUE(c->saw_eof()) << "the connection stayed up after a data digest error";
+  data = read_blocks(*other, 0x13, 8192, kBlocks);
+  ASSERT_TRUE(data);
+  EXPECT_EQ(*data, std::vector<std::byte>(kBlocks * 512u, std::byte{0}))
+      << "a corrupt write landed";
+}
+
 // A WRITE whose EDTL (4 MiB) is far beyond what its CDB writes (2 blocks): the daemon keeps only
 // the CDB's bytes (issue 8: the buffer is sized from the CDB, not from EDTL), takes the rest of
 // the data off the wire, writes exactly the two blocks and answers GOOD with the residual.

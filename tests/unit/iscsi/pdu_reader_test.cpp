@@ -123,3 +123,110 @@ TEST(PduReader, NewLimitsApplyFromTheNextPdu) {
   ASSERT_EQ(s2.kind, PduReader::Step::Kind::pdu);
   EXPECT_EQ(s2.consumed, w2.size());
 }
+
+namespace {
+
+struct SteerRun {
+  std::vector<Pdu> pdus;
+  std::vector<std::byte> target;  // where Data-Out payloads were steered, at their offsets
+  std::optional<ProtocolError> error;
+  int headers = 0;
+};
+
+// Reads `wire` as the connection does with announce_data_out on: in reads of at most `chunk`
+// bytes, each Data-Out's payload steered into `target` at its Buffer Offset (if `steer`), and,
+// when `direct`, read straight into the steered room instead of through the input buffer.
+SteerRun read_steered(PduReader& r, const std::vector<uint8_t>& wire, size_t chunk, bool steer,
+                      bool direct) {
+  SteerRun run;
+  run.target.assign(8192, std::byte{0});
+  r.announce_data_out(true);
+  size_t pos = 0;
+  for (int reads = 0; reads < 100000 && pos < wire.size() && !run.error; ++reads) {
+    std::span<const uint8_t> in;
+    bool landed = false;
+    auto room = r.direct_room();
+    size_t n = std::min(chunk, wire.size() - pos);
+    if (direct && !room.empty()) {
+      n = std::min(n, room.size());
+      std::memcpy(room.data(), wire.data() + pos, n);
+      r.landed(n);
+      landed = true;
+    } else {
+      in = std::span<const uint8_t>(wire.data() + pos, n);
+    }
+    pos += n;
+    while (!in.empty() || landed) {
+      landed = false;
+      auto step = r.feed(in);
+      in = in.subspan(step.consumed);
+      if (step.kind == PduReader::Step::Kind::need_more) break;
+      if (step.kind == PduReader::Step::Kind::error) {
+        run.error = step.error;
+        break;
+      }
+      if (step.kind == PduReader::Step::Kind::header) {
+        ++run.headers;
+        const Bhs& b = r.header();
+        if (steer)
+          r.steer(std::span<std::byte>(run.target).subspan(b.field32(40), b.data_segment_length()));
+        continue;
+      }
+      run.pdus.push_back(r.take());
+    }
+  }
+  return run;
+}
+
+}  // namespace
+
+// Issue 7: a Data-Out's payload steered into its destination arrives there intact, through the
+// input buffer or read straight into it, at every read size and with digests; other PDUs and
+// Data-Outs nobody steers are read as before.
+TEST(PduReader, SteeredDataOutPayloadsLandInTheirDestination) {
+  auto payload = bytes(1001, 9);  // odd: padding follows it
+  auto nop = bytes(37, 5);
+  for (bool hd : {false, true})
+    for (bool dd : {false, true}) {
+      std::vector<uint8_t> wire;
+      auto add = [&](const PduBuilder& b) {
+        auto w = b.wire(hd, dd);
+        wire.insert(wire.end(), w.begin(), w.end());
+      };
+      add(PduBuilder(Opcode::nop_out, true).itt(1).data(nop));
+      add(PduBuilder(Opcode::data_out).itt(2).field32(40, 3000).data(payload));
+      add(PduBuilder(Opcode::data_out).itt(3).field32(40, 0));  // no payload: not announced
+      add(PduBuilder(Opcode::scsi_command).itt(4));
+      for (bool direct : {false, true})
+        for (size_t chunk = 1; chunk <= wire.size(); chunk += chunk < 64 ? 1 : 61) {
+          SCOPED_TRACE(::testing::Message() << "hd " << hd << " dd " << dd << " direct " << direct
+                                            << " chunk " << chunk);
+          PduReader r({hd, dd, 8192});
+          auto run = read_steered(r, wire, chunk, true, direct);
+          ASSERT_FALSE(run.error) << run.error->what;
+          ASSERT_EQ(run.pdus.size(), 4u);
+          EXPECT_EQ(run.headers, 1);
+          EXPECT_EQ(run.pdus[0].data, nop);
+          EXPECT_TRUE(run.pdus[1].data.empty());
+          EXPECT_EQ(run.pdus[1].bhs.data_segment_length(), payload.size());
+          EXPECT_TRUE(std::equal(payload.begin(), payload.end(), run.target.begin() + 3000));
+          EXPECT_EQ(run.pdus[3].bhs.itt(), 4u);
+        }
+      PduReader r({hd, dd, 8192});
+      auto kept = read_steered(r, wire, 100, false, true);
+      ASSERT_FALSE(kept.error);
+      ASSERT_EQ(kept.pdus.size(), 4u);
+      EXPECT_EQ(kept.pdus[1].data, payload) << "a payload nobody steered stays in the PDU";
+    }
+}
+
+TEST(PduReader, SteeredPayloadWithABadDataDigestIsRejected) {
+  auto wire = PduBuilder(Opcode::data_out).itt(2).data(bytes(4000, 1)).wire(false, true);
+  wire[48 + 3000] ^= 0x01;
+  for (bool direct : {false, true}) {
+    PduReader r({false, true, 8192});
+    auto run = read_steered(r, wire, 1024, true, direct);
+    ASSERT_TRUE(run.error) << "direct " << direct;
+    EXPECT_EQ(run.error->reason, RejectReason::data_digest_error);
+  }
+}
