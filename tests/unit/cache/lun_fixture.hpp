@@ -104,6 +104,7 @@ class LunFixture : public ::testing::Test {
     b ^= std::byte{0x40};
     return (*f)->pwrite(*off + 100, std::span(&b, 1)) && (*f)->sync();
   }
+  bool flip(uint64_t lba, uint8_t tag) { return flip_block(*fs_, lba, tag); }
   core::Result<void> write(cache::CachedLun& lun, uint64_t lba, uint32_t blocks, uint8_t tag,
                            bool fua = false) {
     auto data = pattern(lba, blocks, tag);
@@ -116,6 +117,15 @@ class LunFixture : public ::testing::Test {
     auto r = run(lun.read(lba, buf));
     if (!r) return r.error();
     return buf;
+  }
+  // A read of [lba, lba+blocks) fails with MEDIUM ERROR: damaged bytes are never served.
+  ::testing::AssertionResult medium_error(cache::CachedLun& lun, uint64_t lba, uint32_t blocks) {
+    auto r = read(lun, lba, blocks);
+    if (r) return ::testing::AssertionFailure() << "lba " << lba << " was served";
+    if (r.error() != core::block_errc::medium_error) {
+      return ::testing::AssertionFailure() << "lba " << lba << ": " << r.error().message();
+    }
+    return ::testing::AssertionSuccess();
   }
   // Every block of [lba, lba+blocks) carries `tag`.
   void expect_tag(cache::CachedLun& lun, uint64_t lba, uint32_t blocks, int tag) {

@@ -19,7 +19,6 @@ using Verb = core::MemoryObjectStore::Verb;
 
 class PageCrcTest : public LunFixture {
  protected:
-  bool flip(uint64_t lba, uint8_t tag) { return flip_block(*fs_, lba, tag); }
   bool holds(uint64_t lba, uint8_t tag) { return find_block(*fs_, lba, tag).has_value(); }
 };
 
@@ -49,12 +48,8 @@ TEST_F(PageCrcTest, AFlippedDirtyPageIsMediumErrorNeverUploadedAndHealedByARewri
   // Chunk 1 (blocks 256..511): block 300 is damaged, 301 is fine and must still reach Swift.
   ASSERT_TRUE(write(*lun, 300, 2, 2));
   ASSERT_TRUE(flip(300, 2));
-  auto r = read(*lun, 300, 1);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), block_errc::medium_error);
-  r = read(*lun, 299, 3);  // a read that covers it fails whole
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), block_errc::medium_error);
+  ASSERT_TRUE(medium_error(*lun, 300, 1));
+  ASSERT_TRUE(medium_error(*lun, 299, 3));  // a read that covers it fails whole
   expect_tag(*lun, 301, 1, 2);
   EXPECT_EQ(lun->stats().damaged_dirty_blocks, 1u);
 
@@ -73,8 +68,7 @@ TEST_F(PageCrcTest, AFlippedDirtyPageIsMediumErrorNeverUploadedAndHealedByARewri
   pump_until([] { return false; }, std::chrono::milliseconds(300));
   EXPECT_EQ(lun->stats().uploads + lun->stats().upload_failures, uploads);
   EXPECT_EQ(chunk_objects().size(), 1u);
-  r = read(*lun, 300, 1);
-  ASSERT_FALSE(r);
+  ASSERT_TRUE(medium_error(*lun, 300, 1));
 
   // What Swift holds for block 300 is never the flipped bytes: zeros (it had no object).
   ASSERT_TRUE(run(lun->save_index_now()));
@@ -122,23 +116,18 @@ TEST_F(PageCrcTest, CrcsSurviveARestartAndAFlipWhileDownIsCaughtOnTheFirstRead) 
   abandon(lun);                             // a crash: no final checkpoint
   ASSERT_TRUE(flip(5, 4));                  // while the daemon is down
   lun = open(fs_);
-  auto r = read(*lun, 5, 1);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), block_errc::medium_error);
+  ASSERT_TRUE(medium_error(*lun, 5, 1));
   expect_tag(*lun, 6, 1, 5);
   // Replay gave block 6 its CRC back too.
   ASSERT_TRUE(flip(6, 5));
-  r = read(*lun, 6, 1);
-  ASSERT_FALSE(r);
+  ASSERT_TRUE(medium_error(*lun, 6, 1));
   EXPECT_EQ(lun->stats().damaged_dirty_blocks, 2u);
   ASSERT_TRUE(write(*lun, 5, 2, 6));
   close(lun);  // a clean shutdown: everything in a checkpoint
   lun = open(fs_);
   expect_tag(*lun, 5, 2, 6);
   ASSERT_TRUE(flip(5, 6));
-  r = read(*lun, 5, 1);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), block_errc::medium_error);
+  ASSERT_TRUE(medium_error(*lun, 5, 1));
   close(lun);
 }
 
@@ -222,9 +211,7 @@ TEST_F(PageCrcTest, ACacheFromBeforePageCrcsOpensAndIsCheckedFromThenOn) {
   ASSERT_TRUE(lun);
   expect_tag(*lun, 20, 3, 7);  // the dirty data is all there
   ASSERT_TRUE(flip(21, 7));    // damage after the upgrade is caught
-  auto r = read(*lun, 21, 1);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), block_errc::medium_error);
+  ASSERT_TRUE(medium_error(*lun, 21, 1));
   close(lun);
 }
 
