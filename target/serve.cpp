@@ -10,10 +10,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <string_view>
 #include <thread>
 
 #include <unistd.h>
@@ -83,7 +85,12 @@ int serve(const ServeOptions& opts) {
 
   unsigned threads =
       opts.io_threads ? opts.io_threads : std::max(1u, std::thread::hardware_concurrency());
-  asio::io_context io{int(threads)};
+  // SWIFTNESS_IO_HINT=1 gives the io_context the concurrency hint 1 with the same threads: a
+  // handler posted from an io thread then stays on it instead of waking the other, which cut
+  // a cached 4 KiB read from 4-6 context switches to 1 at QD 1, but may queue work behind a busy
+  // thread; an A/B switch until measured on a quiet machine (tests/bench/README.md).
+  const char* io_hint = std::getenv("SWIFTNESS_IO_HINT");
+  asio::io_context io{io_hint && std::string_view(io_hint) == "1" ? 1 : int(threads)};
   asio::thread_pool blocking(4);  // pread/pwrite/fdatasync never run on the io threads
   // The io threads run from the start: opening a Swift LUN talks to Swift.
   auto work = asio::make_work_guard(io);
