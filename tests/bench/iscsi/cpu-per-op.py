@@ -116,7 +116,8 @@ def main():
     ap.add_argument("--size-mib", type=int, default=256)
     ap.add_argument("--duration", type=int, default=5, help="seconds per job")
     ap.add_argument("--jobs", default="randread:4k:1,randread:4k:32,randwrite:4k:32",
-                    help="comma-separated rw:bs:qd; rw 'cold' (Swift LUNs): drain, wipe the "
+                    help="comma-separated rw:bs:qd[:sessions]; rw 'cold' (Swift LUNs): drain, "
+                    "wipe the "
                     "cache, restart, read the whole LUN sequentially")
     ap.add_argument("--label", default="")
     ap.add_argument("--mallocs", action="store_true")
@@ -171,9 +172,10 @@ def main():
             if cpu_seconds(daemon.pid) - before < 0.02:
                 break
         for job in a.jobs.split(","):
-            rw, bs, qd = job.split(":")
-            loadgen = [a.loadgen, "--rw", rw, "--bs", bs, "--qd", qd, "--duration",
-                       str(a.duration), url]
+            rw, bs, qd, *rest = job.split(":")
+            sessions = rest[0] if rest else "1"
+            loadgen = [a.loadgen, "--rw", rw, "--bs", bs, "--qd", qd, "--sessions", sessions,
+                       "--duration", str(a.duration), url]
             if rw == "cold":
                 # Swift-heavy: SIGTERM (the daemon drains), remove the cache, restart, and read
                 # the whole LUN once sequentially: every byte is a GET on the io threads.
@@ -184,8 +186,8 @@ def main():
                 shutil.rmtree(f"{work}/cache", ignore_errors=True)
                 daemon = start()
                 ops = a.size_mib * (1 << 20) // parse_size(bs)
-                loadgen = [a.loadgen, "--rw", "seqread", "--bs", bs, "--qd", qd, "--duration",
-                           "0", "--ops", str(ops), url]
+                loadgen = [a.loadgen, "--rw", "seqread", "--bs", bs, "--qd", qd, "--sessions",
+                           sessions, "--duration", "0", "--ops", str(ops), url]
             counter = None
             events = ([("probe_libc:malloc", "mallocs")] if a.mallocs else []) + [
                 (e, e) for e in a.events.split(",") if e]
