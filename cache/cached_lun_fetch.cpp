@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstring>
 
 #include "cache/blocking.hpp"
 #include "cache/cached_lun.hpp"
+#include "cache/done_signal.hpp"
 #include "core/crc32c.hpp"
 #include "core/log.hpp"
 
@@ -21,19 +21,13 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 struct CachedLun::FetchSlot {
-  bool done = false;
+  explicit FetchSlot(asio::any_io_executor ex) : landed(std::move(ex)) {}
+  bool done = false;  // under mu_, with result
   Result<std::shared_ptr<const std::vector<std::byte>>> result = block_errc::aborted;
+  DoneSignal landed;  // set once done and result are
 };
 
 namespace {
-
-// How long a reader sleeps between looks at a fetch it waits for: 1 ms while a GET would
-// normally answer (a 4 MiB GET takes tens of milliseconds, and the cold-read benchmark counts
-// every one of them), coarser once Swift is being slow.
-std::chrono::milliseconds poll_interval(Clock::time_point since) {
-  return Clock::now() - since < std::chrono::milliseconds(500) ? std::chrono::milliseconds(1)
-                                                               : std::chrono::milliseconds(5);
-}
 
 // Runs `op` (a coroutine) on `ex` on its own and waits for its result until `deadline`; after
 // that `on_timeout`. An initiator's READ waits here, so a Swift request that never answers
@@ -43,30 +37,47 @@ template <class T, class Op>
 asio::awaitable<T> within(asio::any_io_executor ex, Clock::time_point deadline, Op op,
                           T on_timeout) {
   struct Pending {
+    explicit Pending(asio::any_io_executor e) : landed(std::move(e)) {}
     std::mutex mu;
     std::optional<T> result;
+    DoneSignal landed;
   };
-  auto pending = std::make_shared<Pending>();
+  auto pending = std::make_shared<Pending>(ex);
   asio::co_spawn(
       ex,
       [pending, op = std::move(op)]() mutable -> asio::awaitable<void> {
         auto running = op();
         T r = co_await std::move(running);
-        std::lock_guard lock(pending->mu);
-        pending->result.emplace(std::move(r));
+        {
+          std::lock_guard lock(pending->mu);
+          pending->result.emplace(std::move(r));
+        }
+        pending->landed.set();
       },
       asio::detached);
-  asio::steady_timer timer(ex);
-  const auto since = Clock::now();
-  for (;;) {
-    {
-      std::lock_guard lock(pending->mu);
-      if (pending->result) co_return std::move(*pending->result);
-    }
-    if (Clock::now() >= deadline) co_return on_timeout;
-    timer.expires_after(poll_interval(since));
-    co_await timer.async_wait(asio::use_awaitable);
+  auto waiting = pending->landed.wait(deadline);
+  if (!co_await std::move(waiting)) co_return on_timeout;
+  std::lock_guard lock(pending->mu);
+  co_return std::move(*pending->result);
+}
+
+// The fill's staging buffer, one per pool thread and kept: a fresh multi-megabyte allocation
+// per chunk would come with fresh pages to fault in each time. Chunks above 16 MiB (rare)
+// reallocate it.
+std::byte* fill_buffer(size_t bytes) {
+  struct Buffer {
+    std::byte* p = nullptr;
+    size_t size = 0;
+    ~Buffer() { std::free(p); }
+  };
+  thread_local Buffer b;
+  const size_t want = (bytes + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
+  if (b.size < want || (b.size > (16u << 20) && want <= (16u << 20))) {
+    std::free(b.p);
+    b.p = static_cast<std::byte*>(std::aligned_alloc(kDirectAlignment, want));
+    b.size = want;
   }
+  return b.p;
 }
 
 }  // namespace
@@ -190,7 +201,7 @@ std::shared_ptr<CachedLun::FetchSlot> CachedLun::start_fetch(uint64_t chunk, Obj
     std::lock_guard lock(mu_);
     auto it = fetches_.find(key);
     if (it != fetches_.end()) return it->second;
-    slot = std::make_shared<FetchSlot>();
+    slot = std::make_shared<FetchSlot>(ex_);
     fetches_[key] = slot;
   }
   // The GET runs on its own, so every reader, the first one included, waits at most until its
@@ -213,6 +224,7 @@ std::shared_ptr<CachedLun::FetchSlot> CachedLun::start_fetch(uint64_t chunk, Obj
           slot->done = true;
           slot->result = out;
         }
+        slot->landed.set();  // its waiters resume now, before the fill
         // The slot stays until the fill is done so a second reader finds the bytes instead
         // of fetching them again.
         if (out) co_await self->fill(chunk, ref, *out, 0, UINT32_MAX);
@@ -228,19 +240,12 @@ std::shared_ptr<CachedLun::FetchSlot> CachedLun::start_fetch(uint64_t chunk, Obj
 
 asio::awaitable<Result<std::shared_ptr<const std::vector<std::byte>>>> CachedLun::fetch_content(
     uint64_t chunk, ObjectRef ref) {
-  const auto since = Clock::now();
-  const auto deadline = since + cfg_.read_wait_limit;
+  const auto deadline = Clock::now() + cfg_.read_wait_limit;
   std::shared_ptr<FetchSlot> slot = start_fetch(chunk, ref);
-  asio::steady_timer timer(ex_);
-  for (;;) {
-    {
-      std::lock_guard lock(mu_);
-      if (slot->done) co_return slot->result;
-    }
-    if (Clock::now() >= deadline) co_return block_errc::unavailable;
-    timer.expires_after(poll_interval(since));
-    co_await timer.async_wait(asio::use_awaitable);
-  }
+  auto waiting = slot->landed.wait(deadline);
+  if (!co_await std::move(waiting)) co_return block_errc::unavailable;
+  std::lock_guard lock(mu_);
+  co_return slot->result;
 }
 
 asio::awaitable<void> CachedLun::fill(uint64_t chunk, ObjectRef ref,
@@ -270,9 +275,11 @@ asio::awaitable<void> CachedLun::fill(uint64_t chunk, ObjectRef ref,
   }
   co_await run_blocking(pool_, [this, chunk, ref, first_block, &blocks, &runs, &content]() -> bool {
     const size_t bs = block_size_;
-    std::byte* buf = static_cast<std::byte*>(std::aligned_alloc(
-        kDirectAlignment,
-        (blocks.size() * bs + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment));
+    // Staged in an aligned buffer and written around the page cache (O_DIRECT where the cache
+    // file allows it): putting every fetched byte in the page cache cost half the daemon's CPU
+    // in a cold sequential read (new page-cache pages are expensive, and on this project's VM
+    // very), and the reader that wanted them has them from the fetch already.
+    std::byte* buf = fill_buffer(blocks.size() * bs);
     std::vector<uint32_t> crcs(blocks.size());
     for (size_t i = 0; i < blocks.size(); ++i) {
       size_t src = size_t(blocks[i] - first_block) * bs;
@@ -285,13 +292,13 @@ asio::awaitable<void> CachedLun::fill(uint64_t chunk, ObjectRef ref,
     size_t off = 0;
     bool ok = true;
     for (const PageRun& r : runs) {
-      ok = ok && data_->pwrite(uint64_t(r.page) * bs,
-                               std::span<const std::byte>(buf + off, size_t(r.count) * bs));
+      ok =
+          ok && data_->pwrite_uncached(uint64_t(r.page) * bs,
+                                       std::span<const std::byte>(buf + off, size_t(r.count) * bs));
       for (uint32_t i = 0; i < r.count; ++i)
         pages.push_back(r.page + i);
       off += size_t(r.count) * bs;
     }
-    std::free(buf);
     std::lock_guard lock(mu_);
     ChunkState* c = state_->find(chunk);
     if (!ok || failed_ || !c || !(c->object == ref)) {

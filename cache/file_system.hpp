@@ -19,6 +19,14 @@ class File {
   virtual ~File() = default;
   // Whole transfers or an error; a short read past the end zero-fills the rest.
   virtual core::Result<void> pwrite(uint64_t offset, std::span<const std::byte> data) = 0;
+  // The same write, but around the page cache (O_DIRECT) where the buffer, offset and length
+  // are aligned (kDirectAlignment) and the medium allows it, else buffered. For bytes that are
+  // not about to be read again from the file: filling the page cache costs more CPU than the
+  // write itself (a cold read of 1 GiB spent half its CPU there), and would push out pages
+  // that are.
+  virtual core::Result<void> pwrite_uncached(uint64_t offset, std::span<const std::byte> data) {
+    return pwrite(offset, data);
+  }
   virtual core::Result<void> pread(uint64_t offset, std::span<std::byte> out) = 0;
   // The same read, but only if it completes without waiting for the device (the pages are in
   // the page cache): true when `out` is filled, false when it would block or the file cannot

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <mutex>
+#include <string>
 #include <system_error>
 
 #include "cache/file_system.hpp"
@@ -18,34 +20,19 @@ std::error_code errno_code() {
 
 class PosixFile final : public File {
  public:
-  PosixFile(int fd, int direct_fd) : fd_(fd), direct_fd_(direct_fd) {}
+  PosixFile(int fd, std::string path, bool direct)
+      : fd_(fd), path_(std::move(path)), direct_writes_(direct) {}
   ~PosixFile() override {
     ::close(fd_);
     if (direct_fd_ >= 0) ::close(direct_fd_);
   }
 
   core::Result<void> pwrite(uint64_t offset, std::span<const std::byte> data) override {
-    int fd = fd_;
-    // design.md §4: O_DIRECT avoids the buffered-overwrite stall measured on ext4; it needs
-    // aligned buffer, offset and length, and some file systems (tmpfs) refuse it altogether.
-    bool aligned = (reinterpret_cast<uintptr_t>(data.data()) % 512) == 0 && offset % 512 == 0 &&
-                   data.size() % 512 == 0;
-    if (aligned && direct_fd_ >= 0 && direct_ok_.load(std::memory_order_relaxed)) fd = direct_fd_;
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, off_t(offset + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EINVAL && fd == direct_fd_) {
-          direct_ok_.store(false, std::memory_order_relaxed);  // medium refuses: buffered
-          fd = fd_;
-          continue;
-        }
-        return errno_code();
-      }
-      done += size_t(n);
-    }
-    return {};
+    return write_all(offset, data, direct_writes_);
+  }
+
+  core::Result<void> pwrite_uncached(uint64_t offset, std::span<const std::byte> data) override {
+    return write_all(offset, data, true);
   }
 
   core::Result<void> pread(uint64_t offset, std::span<std::byte> out) override {
@@ -94,8 +81,46 @@ class PosixFile final : public File {
   }
 
  private:
+  // design.md §4: O_DIRECT avoids the buffered-overwrite stall measured on ext4; it needs
+  // aligned buffer, offset and length, and some file systems (tmpfs) refuse it altogether:
+  // then, and for anything unaligned, the write is buffered.
+  core::Result<void> write_all(uint64_t offset, std::span<const std::byte> data, bool direct) {
+    int fd = fd_;
+    bool aligned = (reinterpret_cast<uintptr_t>(data.data()) % 512) == 0 && offset % 512 == 0 &&
+                   data.size() % 512 == 0;
+    if (direct && aligned && direct_ok_.load(std::memory_order_relaxed) && direct_fd() >= 0) {
+      fd = direct_fd_;
+    }
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, off_t(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EINVAL && fd == direct_fd_) {
+          direct_ok_.store(false, std::memory_order_relaxed);  // medium refuses: buffered
+          fd = fd_;
+          continue;
+        }
+        return errno_code();
+      }
+      done += size_t(n);
+    }
+    return {};
+  }
+
+  // Opened on first use: only the data file ever writes around the page cache.
+  int direct_fd() {
+    std::call_once(direct_once_, [this] {
+      direct_fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT);  // -1: buffered only
+    });
+    return direct_fd_;
+  }
+
   int fd_;
-  int direct_fd_;
+  std::string path_;
+  bool direct_writes_;  // pwrite() too, not only pwrite_uncached()
+  int direct_fd_ = -1;
+  std::once_flag direct_once_;
   std::atomic<bool> direct_ok_{true};
 };
 
@@ -111,9 +136,7 @@ class PosixFileSystem final : public FileSystem {
     int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
     int fd = ::open(path.c_str(), flags, 0600);
     if (fd < 0) return errno_code();
-    int dfd = -1;
-    if (direct) dfd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT);  // -1: buffered only
-    return std::unique_ptr<File>(new PosixFile(fd, dfd));
+    return std::unique_ptr<File>(new PosixFile(fd, std::move(path), direct));
   }
 
   bool exists(const std::string& name) override {
