@@ -226,6 +226,7 @@ asio::awaitable<void> CachedLun::upload(uint64_t chunk) {
 
 asio::awaitable<void> CachedLun::flusher_loop() {
   auto gc_last = Clock::now();
+  auto gc_running = std::make_shared<std::atomic<bool>>(false);  // one pass at a time
   auto orphan_last = Clock::now();
   while (!stopping_) {
     if (!kick_flusher_.exchange(false)) co_await sleep(std::chrono::milliseconds(10));
@@ -280,9 +281,19 @@ asio::awaitable<void> CachedLun::flusher_loop() {
           index_dirty_ && (drained || Clock::now() - last_index_save_ >= cfg_.index_interval);
     }
     if (want_index) (void)co_await save_index();
-    if (Clock::now() - gc_last >= std::chrono::milliseconds(500)) {
+    if (Clock::now() - gc_last >= std::chrono::milliseconds(500) && !gc_running->exchange(true)) {
       gc_last = Clock::now();
-      co_await collect_garbage();
+      // Off this loop: a bulk delete (and the journal sync before it) held every upload start
+      // behind it, so a drain's slots went idle while old objects were being deleted.
+      ++loops_running_;
+      asio::co_spawn(
+          ex_,
+          [self = shared_from_this(), gc_running]() -> asio::awaitable<void> {
+            co_await self->collect_garbage();
+            *gc_running = false;
+            --self->loops_running_;
+          },
+          asio::detached);
     }
     if (cfg_.orphan_interval.count() > 0 && Clock::now() - orphan_last >= cfg_.orphan_interval &&
         !orphan_running_.exchange(true)) {
