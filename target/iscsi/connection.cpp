@@ -90,7 +90,11 @@ awaitable<void> Connection::run() {
     // The rest of a large steered payload goes from the socket straight to the task buffer.
     auto room = reader_.direct_room();
     bool direct = room.size() >= kDirectReadMin;
-    auto into = direct ? asio::buffer(room.data(), room.size()) : asio::buffer(buf);
+    size_t header_only = kBhsLength + (params_.header_digest ? 4 : 0);
+    auto into = direct             ? asio::buffer(room.data(), room.size())
+                : expect_data_out_ ? asio::buffer(buf.data(), header_only)
+                                   : asio::buffer(buf);
+    expect_data_out_ = false;  // once: the rest of a PDU that is not one goes through `buf`
     size_t n = co_await socket_.async_read_some(into, asio::redirect_error(use_awaitable, ec));
     if (ec || n == 0) break;
     last_rx_ = std::chrono::steady_clock::now();
@@ -131,6 +135,7 @@ awaitable<void> Connection::run() {
         co_await handle_login(pdu);
       else
         handle_pdu(std::move(pdu));
+      expect_data_out_ = steered_ != nullptr;
       steered_.reset();
       // The rest of `buf` waits: one read may hold thousands of small commands.
       if (must_pause(kOutputHighWater)) co_await wait_for_drain();

@@ -181,6 +181,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Payload still to come beyond this is read from the socket straight into the task buffer,
   // not through the read loop's buffer.
   static constexpr size_t kDirectReadMin = 16u << 10;
+  // Set after a steered Data-Out: the next PDU is likely another, so the next read takes only
+  // its header (and header digest), and its payload can then be read in place rather than
+  // through the read loop's buffer. One more small read per Data-Out of up to 256 KiB.
+  bool expect_data_out_ = false;
   std::optional<LoginMachine> login_;
   bool logged_in_ = false;
   bool closing_ = false;
