@@ -68,8 +68,6 @@ ScsiResult MsInitiator::wait(uint32_t itt, int timeout_ms) {
   return r;
 }
 
-// Task management (RFC 7143 §11.5), sent immediate like Windows' LUN RESET. Returns the
-// Response byte, or -1 without an answer.
 int MsInitiator::task_management(uint8_t function, uint64_t lun, uint32_t rtt, int timeout_ms) {
   uint32_t itt = itt_++;
   PduBuilder b(Opcode::task_mgmt_request, true);
@@ -84,8 +82,6 @@ int MsInitiator::task_management(uint8_t function, uint64_t lun, uint32_t rtt, i
   return r->bhs.b[2];
 }
 
-// A NOP-Out ping (Windows with EnableNOPOut=1): the NOP-In must echo the data. Returns the
-// echoed data, or nullopt without an answer.
 std::optional<std::vector<uint8_t>> MsInitiator::ping(const std::vector<uint8_t>& data) {
   uint32_t itt = itt_++;
   PduBuilder b(Opcode::nop_out, true);
@@ -101,7 +97,6 @@ std::optional<std::vector<uint8_t>> MsInitiator::ping(const std::vector<uint8_t>
   return out;
 }
 
-// SendTargets (the note §2): separate NUL-terminated keys, TargetAddress with ",tpgt".
 KeyList MsInitiator::send_targets(const std::string& what) {
   uint32_t itt = itt_++;
   PduBuilder b(Opcode::text_request);
@@ -115,8 +110,6 @@ KeyList MsInitiator::send_targets(const std::string& what) {
   return strict_keys(r->data, "Text Response");
 }
 
-// Logout with reason 0 (close the session). True if the response says success and the
-// target then closes the connection.
 bool MsInitiator::logout(uint8_t reason) {
   uint32_t itt = itt_++;
   PduBuilder b(Opcode::logout_request, true);

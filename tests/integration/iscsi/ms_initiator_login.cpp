@@ -11,8 +11,6 @@
 
 namespace swiftness::testing {
 
-// CHAP response MD5(id || secret || challenge) (RFC 1994), computed here with OpenSSL rather
-// than with the target's own code.
 std::array<uint8_t, 16> ms_chap_md5(uint8_t id, const std::string& secret,
                                     const std::vector<uint8_t>& challenge) {
   std::vector<uint8_t> in;
@@ -98,7 +96,6 @@ MsLoginResult MsInitiator::login(const MsLoginOptions& o) {
   return res;
 }
 
-// One login request and its response; nullopt (and the status in `res`) if the login failed.
 std::optional<Bhs> MsInitiator::login_step(const KeyList& keys, uint8_t flags, MsLoginResult& res,
                                            bool first) {
   PduBuilder b(Opcode::login_request, true);
@@ -151,7 +148,6 @@ std::optional<Bhs> MsInitiator::login_step(const KeyList& keys, uint8_t flags, M
   return r;
 }
 
-// Checks every negotiated answer against Windows' offers and records the result.
 void MsInitiator::check_answers(const KeyList& offers, const std::map<std::string, std::string>& a,
                                 bool discovery) {
   auto num = [&](const std::string& k) -> std::optional<uint64_t> {
@@ -242,8 +238,6 @@ std::optional<std::vector<uint8_t>> MsInitiator::decode_hex(const std::string& v
   return out;
 }
 
-// Text framing as Windows parses it (the note §3): DataSegmentLength counts the final NUL and
-// not the padding, every key is NUL-terminated, no empty keys.
 KeyList MsInitiator::strict_keys(const std::vector<std::byte>& data, const char* what) {
   KeyList out;
   if (data.empty()) return out;

@@ -10,7 +10,6 @@
 
 namespace swiftness::testing {
 
-// Reads PDUs for `ms`, handling what arrives; false if nothing came.
 bool MsInitiator::pump(int ms) {
   auto p = next_pdu(ms);
   if (!p) return false;
@@ -18,7 +17,6 @@ bool MsInitiator::pump(int ms) {
   return true;
 }
 
-// The next PDU, framed and checked here: digests, padding, sequence numbers.
 std::optional<Pdu> MsInitiator::next_pdu(int timeout_ms) {
   Pdu p;
   if (!raw_.read_exact(p.bhs.b.data(), iscsi::kBhsLength, timeout_ms)) return std::nullopt;
@@ -58,7 +56,6 @@ std::optional<Pdu> MsInitiator::next_pdu(int timeout_ms) {
   return p;
 }
 
-// StatSN, ExpCmdSN and MaxCmdSN progression (RFC 7143 §4.2.2).
 void MsInitiator::check_sequence(const Bhs& b) {
   Opcode op = b.opcode();
   bool status = op == Opcode::scsi_response || op == Opcode::task_mgmt_response ||
