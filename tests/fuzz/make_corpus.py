@@ -122,8 +122,8 @@ def pdu_reader_seeds():
         "extended_cdb_ahs": wire(bhs(0x01, 0xc1, 0, itt=8, f20=512, f32=read10, ahs_len=3),
                                  ahs=bytes([0, 9, 1, 0]) + bytes(8)),
     }
-    # Limits byte: bit 0 header digest, bit 1 data digest, bits 2-4 MRDSL (512 << n); then the
-    # split seed. 0x1c: no digests, 64 KiB.
+    # Limits byte: bit 0 header digest, bit 1 data digest, bits 2-4 MRDSL (512 << n), bit 5
+    # steering (below); then the split seed. 0x1c: no digests, 64 KiB.
     for name, p in pdus.items():
         write("pdu_reader", name, bytes([0x1c, 7]) + p)
     stream = b"".join(pdus.values())
@@ -133,6 +133,13 @@ def pdu_reader_seeds():
                 wire(bhs(0x00, 0x80, 5, immediate=True, itt=4, f20=0xffffffff), b"hello",
                      hd=True, dd=True))
     write("pdu_reader", "digests", bytes([0x1f, 3]) + digested)
+    # Bit 5: Data-Out payloads steered and landed directly, as the connection reads them. Sizes
+    # with padding, an empty one, one larger than a split piece; then with both digests.
+    data_outs = [wire(bhs(0x05, 0x80 if n == 4096 else 0, n, itt=3, f20=0xffffffff, cmdsn=0),
+                      bytes(range(256)) * (n // 256) + bytes(n % 256), hd=hd, dd=hd)
+                 for hd in (False, True) for n in (513, 0, 4096)]
+    write("pdu_reader", "data_out_steered", bytes([0x3c, 5]) + b"".join(data_outs[:3]))
+    write("pdu_reader", "data_out_steered_digests", bytes([0x3f, 9]) + b"".join(data_outs[3:]))
 
 
 def text_seeds():

@@ -50,7 +50,7 @@ for t in "${targets[@]}"; do
   log="$out/$t/log"
   rc=$(cat "$out/$t/rc" 2>/dev/null || echo "?")
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 || true)
   if [ "$rc" != 0 ]; then
     echo "fuzz_$t: FAILED (exit $rc) after ${execs:-?} executions; log $log"
     grep -E 'ERROR|invariant failed|SUMMARY|Test unit written' "$log" | head -20 || true
