@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdio>
@@ -846,26 +847,37 @@ TEST_F(Abuse, WriteWithAnEdtlFarBeyondItsCdbWritesOnlyTheCdbsBlocks) {
   }
 }
 
-// 1,000 idle TCP connections against a limit of 64: the daemon closes the extra ones at once,
-// holds no more descriptors than the limit allows, keeps serving an existing session's I/O,
-// and takes new logins again once the crowd leaves.
-TEST_F(Abuse, ThousandIdleConnectionsBeyondTheLimitAreRefused) {
+// 10,000 idle TCP connections against a limit of 64 (issue 8): the daemon closes the extra ones
+// at once, holds no more descriptors than the limit allows, keeps serving an existing session's
+// I/O, and takes new logins again once the crowd leaves.
+TEST_F(Abuse, TenThousandIdleConnectionsBeyondTheLimitAreRefused) {
+  constexpr int kCrowd = 10000;
+  // This process holds the whole crowd's descriptors: raise its soft limit (the hard limit is
+  // 512 Ki or more on Debian; a machine below that cannot run the test as specified).
+  rlimit nofile{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &nofile), 0);
+  const rlim_t need = kCrowd + 512;
+  if (nofile.rlim_cur < need) {
+    ASSERT_GE(nofile.rlim_max, need) << "the hard limit on open files is below " << need;
+    nofile.rlim_cur = need;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &nofile), 0);
+  }
   start("  max_connections: 64\n  login_timeout_ms: 30000\n");
   auto s = session(1);
   ASSERT_TRUE(write_blocks(*s, 1, 0, 8, 0x33));
   long fds_before = open_fds(pid_);
 
   std::vector<std::unique_ptr<RawClient>> crowd;
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < kCrowd; ++i) {
     crowd.push_back(std::make_unique<RawClient>(daemon_->port()));
-    if (i % 100 == 99) {
+    if (i % 1000 == 999) {
       ASSERT_TRUE(answers_tur(*s, 0x1000 + uint32_t(i), 2000)) << "after " << i + 1;
     }
   }
-  // The daemon accepts and closes the extra ones at once; give a loaded machine up to 10 s.
+  // The daemon accepts and closes the extra ones at once; give a loaded machine up to 20 s.
   std::vector<bool> closed(crowd.size(), false);
   int open = 0, refused = 0;
-  for (auto t0 = Clock::now(); Clock::now() - t0 < 10s;) {
+  for (auto t0 = Clock::now(); Clock::now() - t0 < 20s;) {
     open = refused = 0;
     for (size_t i = 0; i < crowd.size(); ++i) {
       if (!closed[i] && crowd[i]->connected()) {
@@ -879,7 +891,7 @@ TEST_F(Abuse, ThousandIdleConnectionsBeyondTheLimitAreRefused) {
   }
   long fds_during = open_fds(pid_);
   EXPECT_LE(open, 63) << "beyond the limit of 64 (one slot is the existing session)";
-  EXPECT_GE(refused, 937);
+  EXPECT_GE(refused, kCrowd - 63);
   EXPECT_LE(fds_during - fds_before, 70) << "the daemon holds descriptors beyond its limit";
   for (int i = 0; i < 20; ++i)
     ASSERT_TRUE(answers_tur(*s, 0x2000 + i, 2000));
