@@ -85,12 +85,15 @@ int serve(const ServeOptions& opts) {
 
   unsigned threads =
       opts.io_threads ? opts.io_threads : std::max(1u, std::thread::hardware_concurrency());
-  // SWIFTNESS_IO_HINT=1 gives the io_context the concurrency hint 1 with the same threads: a
-  // handler posted from an io thread then stays on it instead of waking the other, which cut
-  // a cached 4 KiB read from 4-6 context switches to 1 at QD 1, but may queue work behind a busy
-  // thread; an A/B switch until measured on a quiet machine (tests/bench/README.md).
+  // Concurrency hint 1 with `threads` threads: a handler posted from an io thread stays on it
+  // instead of waking another one. On 2 cores that took a 4 KiB write at QD 1 on a file LUN
+  // from about 5 context switches per command to 4 and from 137-150 to 100-112 us of daemon
+  // CPU (5,400 -> 5,900-7,000 IOPS), a cached read at QD 1 from 4-6 to 1, and 4 KiB reads at
+  // QD 32 from 111-125k to 140k IOPS (tests/bench/README.md). The other threads still take
+  // socket events, so sessions spread over them. SWIFTNESS_IO_HINT=0 gives asio the thread
+  // count as the hint instead (the behaviour before), for A/B runs.
   const char* io_hint = std::getenv("SWIFTNESS_IO_HINT");
-  asio::io_context io{io_hint && std::string_view(io_hint) == "1" ? 1 : int(threads)};
+  asio::io_context io{io_hint && std::string_view(io_hint) == "0" ? int(threads) : 1};
   asio::thread_pool blocking(4);  // pread/pwrite/fdatasync never run on the io threads
   // The io threads run from the start: opening a Swift LUN talks to Swift.
   auto work = asio::make_work_guard(io);
