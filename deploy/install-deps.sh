@@ -16,8 +16,8 @@ packages=(
   swift swift-proxy swift-account swift-container swift-object python3-swiftclient memcached curl
   stunnel4
   keystone
-  # helpers used by tests
-  python3 procps
+  # helpers used by tests (gdb: a test whose client hangs prints the daemon's stacks)
+  python3 procps gdb
   tgt
   # io_uring for the file backend's write path
   liburing-dev
