@@ -5,18 +5,23 @@
 // allocated once, reads land directly in them (iovec API, no copy), latencies go into a fixed
 // histogram. The JSON includes the client's own CPU use so a saturated client is visible.
 //
-// Exit codes: 0 ok, 2 usage error, 3 connect/login failed, 4 a command failed.
+// Exit codes: 0 ok, 2 usage error, 3 connect/login failed, 4 a command failed, 5 the watchdog
+// ended a run that outlived every bound (see Watchdog).
 
 #include <sys/resource.h>
 #include <sys/uio.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,6 +79,91 @@ struct Config {
   bool keep_going;  // a failed command is counted and its slot goes on
 };
 
+// What a session is doing, readable from the watchdog thread while the session's own thread
+// runs (relaxed atomics: a diagnostic snapshot, not synchronisation).
+struct Progress {
+  std::atomic<int> outstanding{0};
+  std::atomic<uint64_t> completed{0};
+  std::atomic<int64_t> last_completion_ms{-1};  // since the run started; -1: none yet
+};
+
+// Ends a run that outlived every bound the run has, with what each session was doing on
+// stderr. A session should never need it: every PDU has libiscsi's --timeout. But a TCP connect
+// that is never answered has no timeout, and a client hanging silently until a test kills it
+// leaves nothing to diagnose (its buffered stdout is lost with it).
+class Watchdog {
+ public:
+  explicit Watchdog(Clock::time_point start) : start_(start), thread_([this] { watch(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  // From now on the run is in `phase`, which must end within `bound` (zero: unbounded).
+  void phase(std::string name, Clock::duration bound) {
+    {
+      std::lock_guard lock(mu_);
+      phase_ = std::move(name);
+      deadline_ = bound.count() > 0 ? Clock::now() + bound : Clock::time_point::max();
+    }
+    cv_.notify_all();
+  }
+  void watch_sessions(const std::vector<Progress>* progress) {
+    std::lock_guard lock(mu_);
+    progress_ = progress;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock lock(mu_);
+    while (!done_) {
+      if (Clock::now() < deadline_) {
+        cv_.wait_until(lock, deadline_ == Clock::time_point::max()
+                                 ? Clock::now() + std::chrono::hours(1)
+                                 : deadline_);
+        continue;
+      }
+      const auto ms = [&](Clock::time_point t) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(t - start_).count();
+      };
+      std::string what = fmt::format(
+          "iscsi-loadgen: watchdog: {} did not end within its bound ({} ms after the start); "
+          "giving up",
+          phase_, ms(Clock::now()));
+      if (progress_ != nullptr) {
+        for (size_t i = 0; i < progress_->size(); ++i) {
+          const Progress& p = (*progress_)[i];
+          what += fmt::format(
+              "\n  session {}: {} commands outstanding, {} completed, last completion {}", i,
+              p.outstanding.load(std::memory_order_relaxed),
+              p.completed.load(std::memory_order_relaxed),
+              p.last_completion_ms.load(std::memory_order_relaxed) < 0
+                  ? std::string("never")
+                  : fmt::format("at {} ms", p.last_completion_ms.load(std::memory_order_relaxed)));
+        }
+      }
+      std::fprintf(stderr, "%s\n", what.c_str());
+      std::fflush(stdout);
+      _exit(5);
+    }
+  }
+
+  const Clock::time_point start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::string phase_ = "start";
+  Clock::time_point deadline_ = Clock::time_point::max();
+  const std::vector<Progress>* progress_ = nullptr;
+  std::thread thread_;  // last: starts once the rest is initialised
+};
+
 class Worker;
 
 struct Slot {
@@ -88,8 +178,13 @@ struct Slot {
 class Worker {
  public:
   Worker(std::unique_ptr<IscsiSession> session, const Config& cfg, int qd, uint64_t first_lba,
-         uint64_t blocks, uint64_t seed)
-      : session_(std::move(session)), cfg_(cfg), first_lba_(first_lba), blocks_(blocks) {
+         uint64_t blocks, uint64_t seed, Progress& progress, Clock::time_point start)
+      : session_(std::move(session)),
+        cfg_(cfg),
+        first_lba_(first_lba),
+        blocks_(blocks),
+        progress_(progress),
+        start_(start) {
     rng_ = seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
     slots_.resize(static_cast<size_t>(qd));
     const size_t bytes = size_t{cfg.io_blocks} * cfg.block_size;
@@ -193,12 +288,18 @@ class Worker {
     }
     ++issued_;
     ++outstanding_;
+    progress_.outstanding.store(outstanding_, std::memory_order_relaxed);
     return true;
   }
 
   void complete(iscsi_context* ctx, Slot& s, int status) {
     --outstanding_;
     const auto now = Clock::now();
+    progress_.outstanding.store(outstanding_, std::memory_order_relaxed);
+    progress_.completed.fetch_add(1, std::memory_order_relaxed);
+    progress_.last_completion_ms.store(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - start_).count(),
+        std::memory_order_relaxed);
     scsi_task* task = s.task;
     s.task = nullptr;
     // Every command, failed or completing after the window: what an initiator's command
@@ -239,6 +340,8 @@ class Worker {
   uint64_t rng_;
   uint64_t issued_ = 0;
   int outstanding_ = 0;
+  Progress& progress_;
+  Clock::time_point start_;
   bool stopping_ = false;
   LatencyHistogram hist_;
   uint64_t measured_ops_ = 0;
@@ -311,9 +414,16 @@ int run(const Options& o) {
     return 2;
   }
 
+  // Bounds for the watchdog: libiscsi's per-PDU timeout, plus slack for a loaded machine.
+  const auto slack = std::chrono::seconds(30);
+  const auto pdu_timeout = std::chrono::seconds(o.connect.timeout_s);
+  const bool bounded = o.connect.timeout_s > 0;
+  Watchdog watchdog(Clock::now());
   // Log every session in before the clock starts, so login time is not part of the figures.
   std::vector<std::unique_ptr<IscsiSession>> sessions;
   for (int i = 0; i < o.sessions; ++i) {
+    watchdog.phase(fmt::format("the login of session {}", i),
+                   bounded ? 4 * pdu_timeout + slack : Clock::duration::zero());
     std::string error;
     auto s = IscsiSession::connect(o.connect, &error);
     if (!s) {
@@ -357,11 +467,20 @@ int run(const Options& o) {
                     ? cfg.measure_from + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(o.duration_s))
                     : Clock::time_point::max();
+  std::vector<Progress> progress(static_cast<size_t>(o.sessions));
+  watchdog.watch_sessions(&progress);
+  // Commands stop being submitted at stop_at; the last ones may take up to the PDU timeout.
+  watchdog.phase("the load", bounded && o.duration_s > 0
+                                 ? std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(o.ramp_s + o.duration_s)) +
+                                       pdu_timeout + slack
+                                 : Clock::duration::zero());
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < o.sessions; ++i) {
     const uint64_t first = range.lba + (slice == range.blocks ? 0 : slice * i);
     workers.push_back(std::make_unique<Worker>(std::move(sessions[i]), cfg, o.qd, first, slice,
-                                               o.seed + static_cast<uint64_t>(i)));
+                                               o.seed + static_cast<uint64_t>(i), progress[i],
+                                               start));
   }
   const double cpu0 = cpu_seconds();
   std::vector<std::thread> threads;
@@ -371,8 +490,10 @@ int run(const Options& o) {
     t.join();
   const auto end_all = Clock::now();
   const double cpu_used = cpu_seconds() - cpu0;
+  watchdog.phase("the logout", bounded ? pdu_timeout + slack : Clock::duration::zero());
   for (auto& w : workers)
     w->logout();
+  watchdog.phase("the report", Clock::duration::zero());
 
   LatencyHistogram hist;
   uint64_t ops = 0, errors = 0;
