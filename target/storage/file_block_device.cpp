@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdlib>
@@ -64,6 +65,24 @@ Result<void> pwrite_all(int fd, const std::byte* p, size_t n, off_t off, int rwf
       return errno_to_block(errno);
     }
     p += r, n -= size_t(r), off += r;
+  }
+  return {};
+}
+
+// Large buffered writes go to the file in pieces of at most this many bytes, each aligned to a
+// multiple of it. ext4 (Linux 6.16+) gives the page cache folios as large as the write that
+// first brings a range in, and every later buffered write walks the buffer heads of the whole
+// folio it lands in (ext4_block_write_begin, a quarter of the daemon's 4 KiB randwrite profile).
+// Measured on a 256 MiB file: after 1 MiB writes a 4 KiB pwrite costs 22-30 us of CPU, after
+// 64 KiB pieces 4.6-5.3 us, and 1 MiB overwrites in pieces cost 5-15 % more than whole ones.
+// The header says which pages it does not help (those that came in through readahead).
+constexpr size_t kWritePiece = 64 * 1024;
+
+Result<void> pwrite_in_pieces(int fd, const std::byte* p, size_t n, off_t off) {
+  while (n > 0) {
+    const size_t piece = std::min(n, kWritePiece - size_t(off) % kWritePiece);
+    if (auto r = pwrite_all(fd, p, piece, off, 0); !r) return r;
+    p += piece, n -= piece, off += off_t(piece);
   }
   return {};
 }
@@ -183,7 +202,9 @@ awaitable<Result<void>> FileBlockDevice::write(core::Lba lba, std::span<const st
   co_return co_await run_blocking(blocking_, [this, buf, off, fua = flags.fua]() -> Result<void> {
     // FUA: RWF_DSYNC makes this one write durable (data and the metadata to find it), like
     // fdatasync but without syncing unrelated dirty pages.
-    auto r = pwrite_all(fd_, buf.data(), buf.size(), off, fua ? RWF_DSYNC : 0);
+    // (FUA writes stay whole: one RWF_DSYNC per piece would sync many times.)
+    auto r = fua ? pwrite_all(fd_, buf.data(), buf.size(), off, RWF_DSYNC)
+                 : pwrite_in_pieces(fd_, buf.data(), buf.size(), off);
     if (!r && fua && r.error() == block_errc::io_error) {
       // Kernels without RWF_DSYNC for this file system: plain write, then fdatasync.
       r = pwrite_all(fd_, buf.data(), buf.size(), off, 0);

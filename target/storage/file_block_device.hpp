@@ -3,8 +3,10 @@
 // executor. Small reads the page cache holds (RWF_NOWAIT) and small writes io_uring takes
 // without blocking complete on the io thread itself (where the file system has non-blocking
 // buffered writes; ext4 has not, and then writes take the pool, as tgt's do). FUA writes and flush
-// reach stable storage (fdatasync / RWF_DSYNC). Thin files punch holes for UNMAP and report
-// allocation with SEEK_DATA/SEEK_HOLE; thick files are fully allocated up front.
+// reach stable storage (fdatasync / RWF_DSYNC). Large non-FUA writes go to the file in 64 KiB
+// pieces so the page cache keeps small folios and later 4 KiB writes stay cheap on ext4 (pages
+// that came in through readahead still arrive in large folios). Thin files punch holes for UNMAP
+// and report allocation with SEEK_DATA/SEEK_HOLE; thick files are fully allocated up front.
 #pragma once
 
 #include <atomic>
