@@ -9,30 +9,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 #include <thread>
 
 namespace swiftness::testing::abuse {
 
 using namespace std::chrono_literals;
-
-pid_t daemon_pid(const std::filesystem::path& config) {
-  DIR* d = opendir("/proc");
-  if (!d) return -1;
-  pid_t found = -1;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.find(config.string()) != std::string::npos &&
-        cmdline.find("serve") != std::string::npos) {
-      found = pid_t(std::stol(e->d_name));
-      break;
-    }
-  }
-  closedir(d);
-  return found;
-}
 
 long rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -60,7 +41,9 @@ void Abuse::start(const std::string& target_extra) {
                        "luns:\n  - {id: 0, name: abuse, backend: file, path: '@DIR@/abuse.img', "
                        "size: 16MiB}\n");
   ASSERT_TRUE(daemon_->start()) << daemon_->log();
-  pid_ = daemon_pid(dir_.path() / "swiftness.yaml");
+  // The daemon is our child, so its PID is known: a scan of /proc/*/cmdline could throw, as
+  // libstdc++'s stream iterators raise the ESRCH of a process that exits during the read.
+  pid_ = daemon_->pid();
   ASSERT_GT(pid_, 0);
 }
 

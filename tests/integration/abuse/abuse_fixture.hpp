@@ -10,7 +10,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -59,8 +58,6 @@ inline std::string value_of(const Pdu& p, const std::string& key) {
   return iscsi::testing::value_of(p, key);
 }
 
-// The daemon's PID, found by the configuration path only it was started with.
-pid_t daemon_pid(const std::filesystem::path& config);
 // Resident memory of a process in KiB (VmRSS), or -1.
 long rss_kib(pid_t pid);
 // Open descriptors of a process, or -1.
