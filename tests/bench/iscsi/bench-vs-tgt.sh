@@ -19,6 +19,10 @@
 #   --rounds N             A/B rounds; odd rounds run tgt first, even ones Swiftness (default 3)
 #   --qds "1 8 32"         queue depths for the 4 KiB random tests
 #   --seq-qd N             queue depth for the 1 MiB sequential tests (default 8)
+#   --fill-bs SIZE         transfer size of the writes that fill both LUNs first (default 1m).
+#                          On ext4 the page cache keeps folios as large as the writes that brought
+#                          the data in, and a 4 KiB write costs more in a large folio (README.md);
+#                          64k gives tgt's file the folios Swiftness's own write path makes
 #   --tests "..."          subset of: randread randwrite seqread seqwrite (default all)
 #   --out DIR              write results.jsonl, summary.md and the logs there (default: a new
 #                          directory under $TMPDIR)
@@ -42,6 +46,7 @@ ramp=1
 rounds=3
 qds="1 8 32"
 seq_qd=8
+fill_bs=1m
 tests="randread randwrite seqread seqwrite"
 out=""
 keep=0
@@ -60,6 +65,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --qds) qds=$2; shift 2 ;;
     --seq-qd) seq_qd=$2; shift 2 ;;
+    --fill-bs) fill_bs=$2; shift 2 ;;
     --tests) tests=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --keep) keep=1; shift ;;
@@ -260,12 +266,28 @@ targets=(tgt)
 url_of() { if [ "$1" = tgt ]; then echo "$tgt_url"; else echo "$sw_url"; fi; }
 pid_of() { if [ "$1" = tgt ]; then echo "$tgt_pid"; else echo "$sw_pid"; fi; }
 
-# Fill both LUNs once, so reads hit written blocks (and tgt's file is no longer sparse).
+# Fill both LUNs once, the same way, so reads hit written blocks and neither backing file is
+# sparse any more (both start as `truncate`d files; Swiftness's file LUN is thin).
+fill_bytes=$(python3 -c '
+import sys
+s = sys.argv[1].lower()
+m = {"k": 1 << 10, "m": 1 << 20}
+print(int(s[:-1]) * m[s[-1]] if s[-1] in m else int(s))' "$fill_bs") || die "bad --fill-bs $fill_bs"
+[ $((size_bytes % fill_bytes)) -eq 0 ] && [ $((fill_bytes % block_size)) -eq 0 ] ||
+  die "--fill-bs must divide the LUN size and be a multiple of the block size"
 for t in "${targets[@]}"; do
-  "$loadgen" "$(url_of "$t")" --rw seqwrite --bs 1m --qd 8 --duration 0 \
-    --ops $((size_bytes >> 20)) >>"$work/loadgen.log" 2>&1 ||
+  "$loadgen" "$(url_of "$t")" --rw seqwrite --bs "$fill_bytes" --qd 8 --duration 0 \
+    --ops $((size_bytes / fill_bytes)) >>"$work/loadgen.log" 2>&1 ||
     die "prefill of $t failed; see loadgen.log"
 done
+# Say how much of each backing file is allocated now: equal (all of it) for a fair comparison.
+allocated_mib() { echo $(($(stat -c '%b * %B' "$1") >> 20)); }
+fill_note="filled with $fill_bs writes, then allocated: tgt $(allocated_mib "$work/tgt-lun.img") MiB"
+if [ -n "$sw_url" ] && [ -f "$work/swiftness/lun.img" ]; then
+  fill_note+=", swiftness $(allocated_mib "$work/swiftness/lun.img") MiB"
+fi
+fill_note+=" of $((size_bytes >> 20)) MiB"
+echo "bench-vs-tgt: LUNs $fill_note"
 
 for round in $(seq "$rounds"); do
   order=("${targets[@]}")
@@ -294,7 +316,7 @@ done
   echo "$(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), kernel $(uname -r);"
   echo "load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (others' work"
   echo "shares these CPUs). LUN $((size_bytes >> 20)) MiB, $block_size-byte blocks, ${duration}s runs"
-  echo "after ${ramp}s ramp, $rounds round(s) alternating which target goes first."
+  echo "after ${ramp}s ramp, $rounds round(s) alternating which target goes first. LUNs $fill_note."
   echo
   python3 "$here/bench_table.py" "$results"
 } | tee "$out/summary.md"
