@@ -7,14 +7,18 @@
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cache/done_signal.hpp"
@@ -103,6 +107,78 @@ TEST(DoneSignal, TheDeadlineComesFirstWhenNothingIsSet) {
   EXPECT_FALSE(set);
   EXPECT_GE(took, 90ms);
   EXPECT_LT(took, 10s);
+}
+
+// Many short races between set() and deadlines, set from io threads and from other threads,
+// on io_contexts run by 2 and 4 threads with the daemon's concurrency hint (1) and the
+// thread-count hint. The first implementation's `||` cancelled the losing wait from the
+// winner's thread: under ASan this crashed within seconds (cancellation_signal::emit on a
+// freed handler); in CI a cold read waited forever. Every wait must end, by set() or by its
+// deadline, and not long after the deadline.
+TEST(DoneSignal, RacesBetweenSetAndDeadlinesOnManyThreadsAllEnd) {
+  for (const auto& [hint, threads] : {std::pair{1, 2}, std::pair{2, 2}, std::pair{1, 4}}) {
+    asio::io_context ctx{hint};
+    auto work = asio::make_work_guard(ctx);
+    std::vector<std::thread> runners;
+    for (int i = 0; i < threads; ++i)
+      runners.emplace_back([&ctx] { ctx.run(); });
+    std::atomic<int> spawned{0}, ended{0};
+    std::atomic<int64_t> worst_over_us{0};
+    uint64_t rng = 0x9e3779b97f4a7c15ULL * uint64_t(hint * 10 + threads);
+    auto next = [&rng] {
+      rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+      return rng;
+    };
+    std::vector<std::thread> setters;
+    for (int round = 0; round < 1500; ++round) {
+      auto s = std::make_shared<cache::DoneSignal>(ctx.get_executor());
+      const auto deadline = Clock::now() + std::chrono::microseconds(100 + next() % 2000);
+      const int waiters = 1 + int(next() % 4);
+      for (int w = 0; w < waiters; ++w) {
+        ++spawned;
+        asio::co_spawn(
+            ctx,
+            [s, deadline, &ended, &worst_over_us]() -> asio::awaitable<void> {
+              auto waiting = s->wait(deadline);
+              co_await std::move(waiting);
+              const int64_t over =
+                  std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - deadline)
+                      .count();
+              for (int64_t m = worst_over_us.load(); over > m;)
+                if (worst_over_us.compare_exchange_weak(m, over)) break;
+              ++ended;
+            },
+            asio::detached);
+      }
+      const auto set_after = std::chrono::microseconds(next() % 2500);
+      if (next() % 2) {
+        setters.emplace_back([s, set_after] {
+          std::this_thread::sleep_for(set_after);
+          s->set();
+        });
+      } else {
+        auto t = std::make_shared<asio::steady_timer>(ctx, set_after);
+        t->async_wait([s, t](boost::system::error_code) { s->set(); });
+      }
+      if (setters.size() >= 16) {
+        for (auto& t : setters)
+          t.join();
+        setters.clear();
+      }
+    }
+    for (auto& t : setters)
+      t.join();
+    const auto until = Clock::now() + 60s;
+    while (ended.load() < spawned.load() && Clock::now() < until)
+      std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(ended.load(), spawned.load()) << "hint " << hint << ", " << threads << " threads";
+    // Each deadline is its own timer: a loaded machine (and ASan) delays it, nothing more.
+    EXPECT_LT(worst_over_us.load(), 5'000'000) << "hint " << hint << ", " << threads << " threads";
+    work.reset();
+    ctx.stop();
+    for (auto& t : runners)
+      t.join();
+  }
 }
 
 struct TempDir {
