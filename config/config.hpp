@@ -32,6 +32,7 @@ struct TargetSection {
   uint32_t login_timeout_ms = 15000;
   uint32_t nop_interval_ms = 5000;
   uint32_t nop_timeout_ms = 15000;
+  uint32_t slow_command_ms = 30000;  // a command at the device this long is logged
 };
 
 struct SwiftSection {

@@ -41,7 +41,7 @@ void read_target(Reader& r, const YAML::Node& t, Config& c) {
   r.check_keys(t, p,
                {"iqn", "alias", "portals", "chap", "mutual_chap", "require_chap", "discovery_chap",
                 "allowed_initiators", "max_connections", "login_timeout_ms", "nop_interval_ms",
-                "nop_timeout_ms"});
+                "nop_timeout_ms", "slow_command_ms"});
   auto& s = c.target;
   if (auto v = r.str(t, p, "iqn", true)) {
     if (!valid_iscsi_name(*v))
@@ -107,6 +107,7 @@ void read_target(Reader& r, const YAML::Node& t, Config& c) {
   if (auto v = r.integer<uint32_t>(t, p, "login_timeout_ms", 100, 600000)) s.login_timeout_ms = *v;
   if (auto v = r.integer<uint32_t>(t, p, "nop_interval_ms", 0, 3600000)) s.nop_interval_ms = *v;
   if (auto v = r.integer<uint32_t>(t, p, "nop_timeout_ms", 100, 3600000)) s.nop_timeout_ms = *v;
+  if (auto v = r.integer<uint32_t>(t, p, "slow_command_ms", 100, 3600000)) s.slow_command_ms = *v;
 }
 
 void read_luns(Reader& r, const YAML::Node& t, Config& c) {

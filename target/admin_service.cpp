@@ -205,6 +205,9 @@ struct AdminService::State : admin::Routes, std::enable_shared_from_this<AdminSe
                 double(target->logins_ok.load()));
       e.counter("swiftness_iscsi_logins_total", "iSCSI logins by result", {{"result", "failed"}},
                 double(target->logins_failed.load()));
+      e.counter("swiftness_iscsi_slow_commands_total",
+                "Commands still at the device slow_command_ms after they started (each is logged)",
+                {}, double(target->slow_commands.load()));
     }
     return e.text();
   }

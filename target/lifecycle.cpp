@@ -80,8 +80,8 @@ ReloadPlan plan_reload(const config::Config& run, const config::Config& next) {
   if (a.iqn != b.iqn) restart("target.iqn");
   if (!same_portals(a.portals, b.portals)) restart("target.portals");
   if (a.max_connections != b.max_connections) restart("target.max_connections");
-  if (std::tie(a.login_timeout_ms, a.nop_interval_ms, a.nop_timeout_ms) !=
-      std::tie(b.login_timeout_ms, b.nop_interval_ms, b.nop_timeout_ms))
+  if (std::tie(a.login_timeout_ms, a.nop_interval_ms, a.nop_timeout_ms, a.slow_command_ms) !=
+      std::tie(b.login_timeout_ms, b.nop_interval_ms, b.nop_timeout_ms, b.slow_command_ms))
     restart("target timeouts");
   p.login_changed = !same_chap(a.chap, b.chap) || !same_chap(a.mutual_chap, b.mutual_chap) ||
                     a.discovery_chap != b.discovery_chap ||

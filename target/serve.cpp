@@ -62,6 +62,7 @@ iscsi::TargetConfig target_config(const config::Config& c) {
   t.timeouts.login = std::chrono::milliseconds(c.target.login_timeout_ms);
   t.timeouts.nop_interval = std::chrono::milliseconds(c.target.nop_interval_ms);
   t.timeouts.nop_timeout = std::chrono::milliseconds(c.target.nop_timeout_ms);
+  t.timeouts.slow_command = std::chrono::milliseconds(c.target.slow_command_ms);
   return t;
 }
 

@@ -195,12 +195,18 @@ awaitable<void> Connection::wait_for_drain() {
 awaitable<void> Connection::ping_loop() {
   auto self = shared_from_this();
   const auto& t = ctx_.config.timeouts;
+  // Half the shortest period this loop watches. nop_interval 0 (never ping) is left out: it
+  // made the period zero, a loop that never slept.
+  auto period = std::min(t.nop_timeout, t.slow_command);
+  if (t.nop_interval.count() > 0) period = std::min(period, t.nop_interval);
+  period /= 2;
   while (!closing_) {
-    ping_timer_.expires_after(std::min(t.nop_interval, t.nop_timeout) / 2);
+    ping_timer_.expires_after(period);
     boost::system::error_code ec;
     co_await ping_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
     if (closing_) break;
     auto now = std::chrono::steady_clock::now();
+    report_slow_commands(now);
     if (ping_ttt_) {
       // Our bytes being taken off the socket is a sign of life too: while the read loop is
       // paused for back-pressure a slow but live reader sends nothing we would see, and the
@@ -224,6 +230,23 @@ awaitable<void> Connection::ping_loop() {
       p.bhs = make_nop_in(kReservedTag, ttt, 0, 0);
       queue(std::move(p));
     }
+  }
+}
+
+// Every storage call is bounded (Swift waits by read_wait_limit_s / write_wait_limit_s), so a
+// command still at the device after timeouts.slow_command is a bug or a stuck disk: an
+// administrator (and a failed test far away) needs to see which command, on which LUN, since when.
+void Connection::report_slow_commands(std::chrono::steady_clock::time_point now) {
+  for (auto& [itt, t] : tasks_) {
+    if (!t->executing || t->reported_slow || now - t->started < ctx_.config.timeouts.slow_command)
+      continue;
+    t->reported_slow = true;
+    ++ctx_.slow_commands;
+    const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - t->started);
+    log_->warn(
+        "{}: command ITT 0x{:08x} (opcode 0x{:02x}, LUN {}, {} bytes) has been at the "
+        "device for {} s and is not done",
+        peer_, itt, t->cdb.empty() ? 0 : t->cdb[0], t->lun_id, t->edtl, age.count());
   }
 }
 

@@ -99,6 +99,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint32_t r2t_sn = 0;
     std::vector<Burst> bursts;  // outstanding R2Ts
     bool executing = false;
+    bool reported_slow = false;                       // logged once as a slow command (ping_loop)
+    std::chrono::steady_clock::time_point started{};  // when it went to the device
     bool aborted = false;
     bool oversize = false;  // EDTL beyond what we buffer: absorb unsolicited data, then fail
   };
@@ -108,6 +110,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> login_timer();
   boost::asio::awaitable<void> ping_loop();
+  // Logs (once each) commands at the device for longer than timeouts.slow_command.
+  void report_slow_commands(std::chrono::steady_clock::time_point now);
   // Parks the read loop until the output queue is back under kOutputLowWater and the task
   // buffers within their budget (or closing).
   boost::asio::awaitable<void> wait_for_drain();

@@ -332,6 +332,7 @@ bool Connection::over_buffer_budget() const {
 
 void Connection::start_execution(const std::shared_ptr<Task>& task) {
   task->executing = true;
+  task->started = std::chrono::steady_clock::now();
   executing_bytes_ += task->buffer_size;
   asio::co_spawn(strand_, execute(task), asio::detached);
 }

@@ -32,6 +32,9 @@ struct Timeouts {
   std::chrono::milliseconds nop_interval{5000};  // idle time before the target pings
   std::chrono::milliseconds nop_timeout{15000};  // no answer to a ping: the connection is dead
   std::chrono::milliseconds logout{5000};        // waiting for in-flight tasks at logout
+  // A command still at the device after this long is logged (once) and counted. 30 s: the
+  // Linux initiator's default SCSI command timeout (Windows waits 60 s).
+  std::chrono::milliseconds slow_command{30000};
 };
 
 struct TargetConfig {
@@ -118,6 +121,8 @@ struct TargetContext {
   std::atomic<uint64_t> logins_ok{0};
   std::atomic<uint64_t> logins_failed{0};
   std::atomic<uint64_t> rejects_sent{0};
+  // Commands still at the device kSlowCommand after they started (each counted once).
+  std::atomic<uint64_t> slow_commands{0};
 };
 
 }  // namespace swiftness::iscsi

@@ -1,6 +1,12 @@
 // Malformed and hostile PDUs over raw sockets: the target answers as RFC 7143 says, and other
 // sessions keep being served.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
 
 #include "tests/integration/iscsi/raw_client.hpp"
 #include "tests/integration/support/process.hpp"
@@ -176,4 +182,46 @@ TEST_F(RawProtocol, SessionReinstatementClosesTheOldConnection) {
   EXPECT_FALSE(first->receive(3000));
   EXPECT_TRUE(first->saw_eof());
   EXPECT_TRUE(answers_ping(*second));
+}
+
+namespace {
+
+// The daemon's user + system CPU time, from /proc/PID/stat (fields 14 and 15, in clock ticks).
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = all.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(all.substr(close + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i)
+    if (i >= 14) ticks += std::stod(f);
+  return ticks / double(sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+// nop_interval_ms: 0 means "never ping" (README). The connection's watch loop once took half
+// of the shortest period as its sleep, zero here: every idle session spun a core.
+TEST(IdleSession, PingsOffAndAnIdleSessionCostsNoCpu) {
+  TempDir dir;
+  Daemon d(dir.path(), std::string("target:\n  iqn: ") + kIqn +
+                           "\n  portals: [\"127.0.0.1:0\"]\n  nop_interval_ms: 0\n"
+                           "state_dir: '@DIR@/state'\n"
+                           "luns:\n  - {id: 0, name: raw, backend: file, path: '@DIR@/raw.img', "
+                           "size: 16MiB}\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  RawClient c(d.port());
+  ASSERT_TRUE(c.login(kIqn, kInitiator, false, false, {0x80, 0, 0, 0, 0, 1})) << d.log();
+  const double before = cpu_seconds(d.pid());
+  std::this_thread::sleep_for(3s);
+  const double used = cpu_seconds(d.pid()) - before;
+  ASSERT_GE(before, 0);
+  // Idle: a few timer wake-ups. Spinning was ~3 s (one core for 3 s), even under ASan.
+  EXPECT_LT(used, 0.5) << d.log();
+  c.send(c.nop_out(0x42));
+  auto r = c.receive();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->bhs.opcode(), Opcode::nop_in);
 }
