@@ -189,4 +189,24 @@ std::string Daemon::log() const {
   return ss.str();
 }
 
+std::string Daemon::log_tail(size_t lines) const {
+  const std::string all = log();
+  // The tail starts at the (lines + 1)-th newline from the end (the last one ends the log).
+  size_t at = all.size();
+  for (size_t n = 0; n <= lines; ++n) {
+    const size_t nl = at == 0 ? std::string::npos : all.rfind('\n', at - 1);
+    if (nl == std::string::npos) return all;
+    at = nl;
+  }
+  return "[...]" + all.substr(at);
+}
+
+std::string Daemon::stacks() const {
+  if (pid_ <= 0) return "[daemon not running: no stacks]\n";
+  auto r = run({"gdb", "-p", std::to_string(pid_), "-batch", "-nx", "-ex", "set pagination off",
+                "-ex", "thread apply all bt"},
+               seconds(90));
+  return "[daemon stacks, gdb exit " + std::to_string(r.exit_code) + "]\n" + r.output;
+}
+
 }  // namespace swiftness::testing

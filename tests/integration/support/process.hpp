@@ -57,6 +57,11 @@ class Daemon {
   // iscsi://[user%secret@]127.0.0.1:port/iqn/lun
   std::string url(const std::string& iqn, int lun, const std::string& auth = "") const;
   std::string log() const;
+  // The last `lines` lines of the log (a failure message stays readable).
+  std::string log_tail(size_t lines = 200) const;
+  // Every thread's stack, from gdb attached for a moment (the daemon goes on afterwards): what
+  // a test prints when a command hangs. A note instead when gdb is missing or cannot attach.
+  std::string stacks() const;
   const std::filesystem::path& dir() const { return dir_; }
 
  private:

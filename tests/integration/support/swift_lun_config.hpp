@@ -18,15 +18,14 @@ struct SwiftLunConfig {
   std::string auth_url{};             // empty: env.auth_url (a test may put a proxy between)
   std::string swift_extra{};          // more `swift:` lines, each "  key: value\n"
   std::string cache_extra{};          // more `cache:` lines, each "  key: value\n"
+  std::string target_extra{};         // more `target:` lines, each "  key: value\n"
 };
 
 inline std::string swift_lun_yaml(const SwiftAioEnv& env, const SwiftLunConfig& c) {
   const std::string& auth_url = c.auth_url.empty() ? env.auth_url : c.auth_url;
-  return "target:\n  iqn: " + c.iqn +
-         "\n  portals: [\"127.0.0.1:0\"]\n"
-         "swift:\n  auth_url: " +
-         auth_url + "\n  user: \"" + env.user + "\"\n  key: " + env.key + "\n" + c.swift_extra +
-         "cache:\n  path: '@DIR@/cache'\n  size: " + c.cache_size +
+  return "target:\n  iqn: " + c.iqn + "\n  portals: [\"127.0.0.1:0\"]\n" + c.target_extra +
+         "swift:\n  auth_url: " + auth_url + "\n  user: \"" + env.user + "\"\n  key: " + env.key +
+         "\n" + c.swift_extra + "cache:\n  path: '@DIR@/cache'\n  size: " + c.cache_size +
          "\n  shutdown_drain_s: 120\n  max_dirty_age_s: 1\n" + c.cache_extra +
          "state_dir: '@DIR@/state'\n"
          "luns:\n  - {id: 0, name: vol, backend: swift, container: " +

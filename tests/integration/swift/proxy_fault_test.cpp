@@ -53,7 +53,8 @@ std::string config(const std::string& auth_url, const SwiftAioEnv& env,
                               .cache_size = sizes.cache,
                               .auth_url = auth_url,
                               .swift_extra = "  request_timeout_ms: 2000\n",
-                              .cache_extra = "  read_wait_limit_s: 8\n  write_wait_limit_s: 4\n"});
+                              .cache_extra = "  read_wait_limit_s: 8\n  write_wait_limit_s: 4\n",
+                              .target_extra = "  slow_command_ms: 3000\n"});
 }
 
 std::string unique_container(const std::string& tag) {
@@ -172,6 +173,7 @@ class ProxyFaults : public ::testing::Test {
                 tag.c_str(), stats.c_str(), before.summary().c_str(), w.summary().c_str(),
                 r.summary().c_str(), after.summary().c_str());
     EXPECT_GT(FaultProxy::counter(stats, counter), 0) << stats << d.log();
+    expect_no_hang(d, {&before, &w, &r, &after});
     for (const Load* l : {&before, &w, &r, &after}) {
       EXPECT_GE(l->max_ms(), 0) << l->r.output;
       EXPECT_LT(l->max_ms(), std::chrono::milliseconds(kBound).count()) << l->r.output;
@@ -183,6 +185,8 @@ class ProxyFaults : public ::testing::Test {
       // Cleanly: NOT READY, LOGICAL UNIT NOT READY (04/00), not a hang.
       EXPECT_GT(r.errors(), 0) << r.r.output;
       EXPECT_NE(r.r.output.find("ASC/ASCQ 0x04/0x00"), std::string::npos) << r.r.output;
+      // Each waited read_wait_limit_s (8 s), past slow_command_ms (3 s): the daemon said which.
+      EXPECT_NE(d.log().find("has been at the device for"), std::string::npos) << d.log_tail();
     } else {
       EXPECT_EQ(r.r.exit_code, 0) << r.r.output;
       EXPECT_EQ(r.errors(), 0) << r.r.output;
@@ -233,6 +237,7 @@ class ProxyFaults : public ::testing::Test {
     EXPECT_EQ(read_failures, 0) << read_errors;
     EXPECT_GE(reads, 10);
     // Bounded: every command answered within kBound, good or not.
+    expect_no_hang(d, {&load});
     EXPECT_LT(load.max_ms(), std::chrono::milliseconds(kBound).count()) << load.r.output;
     // The cache filled: writes failed, cleanly, with BUSY (the initiator retries later).
     EXPECT_GT(load.errors(), 0) << load.r.output << d.log();
@@ -251,6 +256,22 @@ class ProxyFaults : public ::testing::Test {
     auto late = rwverify(d, {"--write-only", "--seed", "52", "--range", "2048:1024"});
     EXPECT_EQ(late.exit_code, 0) << late.output;
     expect_in_swift({{"51", "0:1024"}, {"52", "2048:1024"}});
+  }
+
+  // A client that was killed (or ended by its watchdog, exit 5) or a command past kBound: what
+  // the daemon is doing now (every thread's stack, while it may still be stuck) and its log, so
+  // a failure far away (CI) can be diagnosed from its output alone.
+  static void expect_no_hang(const Daemon& d, std::initializer_list<const Load*> loads) {
+    for (const Load* l : loads) {
+      const bool hung = l->r.exit_code == -1 || l->r.exit_code == 5 ||
+                        l->max_ms() >= std::chrono::milliseconds(kBound).count();
+      if (!hung) continue;
+      ADD_FAILURE() << "a client hung or a command outlived " << kBound.count() << " s:\n"
+                    << l->r.output << "\n"
+                    << d.stacks() << "\n"
+                    << d.log_tail(300);
+      return;
+    }
   }
 
   // Keeps changing the fault every `step` for `total`.
