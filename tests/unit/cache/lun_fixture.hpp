@@ -177,4 +177,8 @@ class LunFixture : public ::testing::Test {
   cache::CacheConfig cache_;
 };
 
+// The CachedLun tests, split by subject over cached_lun_*_test.cpp: one class for the whole
+// CachedLunTest suite, since gtest refuses a suite whose tests use different fixture classes.
+class CachedLunTest : public LunFixture {};
+
 }  // namespace swiftness::test
