@@ -11,17 +11,13 @@
 #include <sys/resource.h>
 #include <sys/uio.h>
 
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +29,7 @@
 #include "tests/bench/iscsi/cli_util.hpp"
 #include "tests/bench/iscsi/iscsi_session.hpp"
 #include "tests/bench/iscsi/latency_histogram.hpp"
+#include "tests/bench/iscsi/watchdog.hpp"
 
 extern "C" {
 #include <iscsi/iscsi.h>
@@ -77,91 +74,6 @@ struct Config {
   int cdb;  // 10, 16, 0 = auto
   bool fua;
   bool keep_going;  // a failed command is counted and its slot goes on
-};
-
-// What a session is doing, readable from the watchdog thread while the session's own thread
-// runs (relaxed atomics: a diagnostic snapshot, not synchronisation).
-struct Progress {
-  std::atomic<int> outstanding{0};
-  std::atomic<uint64_t> completed{0};
-  std::atomic<int64_t> last_completion_ms{-1};  // since the run started; -1: none yet
-};
-
-// Ends a run that outlived every bound the run has, with what each session was doing on
-// stderr. A session should never need it: every PDU has libiscsi's --timeout. But a TCP connect
-// that is never answered has no timeout, and a client hanging silently until a test kills it
-// leaves nothing to diagnose (its buffered stdout is lost with it).
-class Watchdog {
- public:
-  explicit Watchdog(Clock::time_point start) : start_(start), thread_([this] { watch(); }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-
-  // From now on the run is in `phase`, which must end within `bound` (zero: unbounded).
-  void phase(std::string name, Clock::duration bound) {
-    {
-      std::lock_guard lock(mu_);
-      phase_ = std::move(name);
-      deadline_ = bound.count() > 0 ? Clock::now() + bound : Clock::time_point::max();
-    }
-    cv_.notify_all();
-  }
-  void watch_sessions(const std::vector<Progress>* progress) {
-    std::lock_guard lock(mu_);
-    progress_ = progress;
-  }
-
- private:
-  void watch() {
-    std::unique_lock lock(mu_);
-    while (!done_) {
-      if (Clock::now() < deadline_) {
-        cv_.wait_until(lock, deadline_ == Clock::time_point::max()
-                                 ? Clock::now() + std::chrono::hours(1)
-                                 : deadline_);
-        continue;
-      }
-      const auto ms = [&](Clock::time_point t) {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(t - start_).count();
-      };
-      std::string what = fmt::format(
-          "iscsi-loadgen: watchdog: {} did not end within its bound ({} ms after the start); "
-          "giving up",
-          phase_, ms(Clock::now()));
-      if (progress_ != nullptr) {
-        for (size_t i = 0; i < progress_->size(); ++i) {
-          const Progress& p = (*progress_)[i];
-          what += fmt::format(
-              "\n  session {}: {} commands outstanding, {} completed, last completion {}", i,
-              p.outstanding.load(std::memory_order_relaxed),
-              p.completed.load(std::memory_order_relaxed),
-              p.last_completion_ms.load(std::memory_order_relaxed) < 0
-                  ? std::string("never")
-                  : fmt::format("at {} ms", p.last_completion_ms.load(std::memory_order_relaxed)));
-        }
-      }
-      std::fprintf(stderr, "%s\n", what.c_str());
-      std::fflush(stdout);
-      _exit(5);
-    }
-  }
-
-  const Clock::time_point start_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::string phase_ = "start";
-  Clock::time_point deadline_ = Clock::time_point::max();
-  const std::vector<Progress>* progress_ = nullptr;
-  std::thread thread_;  // last: starts once the rest is initialised
 };
 
 class Worker;
@@ -556,6 +468,8 @@ int run(const Options& o) {
 }  // namespace swiftness::bench
 
 int main(int argc, char** argv) {
+  // Line by line even into a pipe: a run killed by its caller still leaves what it printed.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   swiftness::bench::Options o;
   po::options_description desc(
       "Usage: iscsi-loadgen [options] iscsi://[user%secret@]host[:port]/target-iqn/lun\n"
