@@ -25,6 +25,8 @@ namespace {
 // Reads up to this size try the page cache on the io thread first (RWF_NOWAIT); a larger copy
 // would hold the io thread longer than the hop to the pool costs.
 constexpr size_t kInlineReadLimit = 64 * 1024;
+// A batch's data writes of neighbouring pages are joined into one pwrite up to this size.
+constexpr size_t kMaxDataWrite = 1 << 20;
 
 struct AlignedBuffer {
   explicit AlignedBuffer(size_t n)
@@ -78,6 +80,8 @@ CachedLun::CachedLun(asio::any_io_executor ex, asio::any_io_executor pool,
       hooks_(options.hooks ? options.hooks : std::make_shared<Hooks>()),
       codec_(lun_.compression, lun_.compression_level, options.cipher) {
   wce_.store(cfg_.write_cache_enabled);
+  batcher_ = std::make_unique<WriteBatcher>(
+      pool_, [this](std::span<BatchedWrite* const> writes) { commit_writes(writes); });
   recent_ends_.fill(~core::Lba{0});
 }
 
@@ -117,6 +121,9 @@ CacheStats CachedLun::stats() const {
   s.uploads_in_flight = uint64_t(std::max(0, uploads_in_flight_.load()));
   s.writes_stopped = failed_;
   s.damaged_dirty_blocks = state_->damaged_pages();
+  const WriteBatcher::Counts b = batcher_->counts();
+  s.write_batches = b.batches;
+  s.batched_writes = b.writes;
   for (const auto& [id, c] : state_->chunks)
     s.chunk_objects += c.object.exists();
   return s;
@@ -178,62 +185,144 @@ Result<void> CachedLun::append_record_locked(Record& rec) {
   return {};
 }
 
-Result<void> CachedLun::write_and_commit(core::Lba lba, std::span<const std::byte> buf,
-                                         const std::vector<PageRun>& runs) {
-  const uint32_t n = uint32_t(buf.size() / block_size_);
-  // O_DIRECT wants an aligned buffer; the initiator's buffer has no such promise.
-  AlignedBuffer tmp(buf.size());
-  std::memcpy(tmp.data, buf.data(), buf.size());
-  std::vector<uint32_t> crcs(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    crcs[i] =
-        core::crc32c(std::span<const std::byte>(tmp.data + size_t(i) * block_size_, block_size_));
+Result<void> CachedLun::append_records_locked(std::vector<Record>& recs) {
+  if (recs.size() == 1) return append_record_locked(recs[0]);
+  std::vector<std::byte> bytes;
+  for (size_t i = 0; i < recs.size(); ++i) {
+    recs[i].seq = next_seq_ + i;
+    auto one = encode_record(recs[i]);
+    bytes.insert(bytes.end(), one.begin(), one.end());
   }
-  size_t off = 0;
-  for (const PageRun& r : runs) {
-    size_t len = size_t(r.count) * block_size_;
-    auto w = data_->pwrite(uint64_t(r.page) * block_size_,
-                           std::span<const std::byte>(tmp.data + off, len));
-    if (!w) {
-      std::lock_guard lock(mu_);
-      state_->free_unreferenced(runs);
-      return local_failure_locked(w.error(), "data write", false);
+  if (auto r = journal_->pwrite(journal_off_, bytes); !r) {
+    // As for one record: the journal may now end in a torn one. Replay keeps the intact
+    // records before it, none of which was acknowledged; nothing after it would replay.
+    return local_failure_locked(r.error(), "journal write", true);
+  }
+  next_seq_ += recs.size();
+  journal_off_ += bytes.size();
+  return {};
+}
+
+std::vector<std::error_code> CachedLun::write_pages(std::span<BatchedWrite* const> writes,
+                                                    std::vector<std::vector<uint32_t>>& crcs) {
+  // The pieces of all the writes, by page: next-fit allocation gives commands that arrive
+  // together neighbouring pages, so a batch of 4 KiB writes is mostly one pwrite.
+  struct Piece {
+    uint32_t page, count;
+    size_t write;
+    uint32_t first_block;  // within its write
+  };
+  std::vector<Piece> pieces;
+  crcs.assign(writes.size(), {});
+  for (size_t k = 0; k < writes.size(); ++k) {
+    crcs[k].resize(writes[k]->buf.size() / block_size_);
+    uint32_t block = 0;
+    for (const PageRun& r : writes[k]->runs) {
+      pieces.push_back({r.page, r.count, k, block});
+      block += r.count;
     }
-    off += len;
   }
-  Record rec;
-  rec.type = RecordType::write;
-  for (uint32_t i = 0; i < n;) {
-    uint64_t chunk = (lba + i) / chunk_blocks_;
-    uint32_t first = uint32_t((lba + i) % chunk_blocks_);
-    uint32_t count = std::min<uint32_t>(n - i, chunk_blocks_ - first);
-    rec.segments.push_back({chunk, first, count, slice_runs(runs, i, count)});
-    i += count;
+  std::sort(pieces.begin(), pieces.end(),
+            [](const Piece& a, const Piece& b) { return a.page < b.page; });
+  const uint32_t max_pages = std::max<uint32_t>(1, uint32_t(kMaxDataWrite / block_size_));
+  std::vector<std::error_code> failed(writes.size());
+  for (size_t i = 0; i < pieces.size();) {
+    size_t j = i + 1;
+    uint32_t end = pieces[i].page + pieces[i].count;
+    while (j < pieces.size() && pieces[j].page == end &&
+           end + pieces[j].count - pieces[i].page <= max_pages) {
+      end += pieces[j].count;
+      ++j;
+    }
+    // O_DIRECT wants an aligned buffer; the initiator's buffer has no such promise.
+    AlignedBuffer tmp(size_t(end - pieces[i].page) * block_size_);
+    for (size_t q = i; q < j; ++q) {
+      const Piece& p = pieces[q];
+      std::byte* dst = tmp.data + size_t(p.page - pieces[i].page) * block_size_;
+      std::memcpy(dst, writes[p.write]->buf.data() + size_t(p.first_block) * block_size_,
+                  size_t(p.count) * block_size_);
+      for (uint32_t b = 0; b < p.count; ++b) {
+        crcs[p.write][p.first_block + b] =
+            core::crc32c(std::span<const std::byte>(dst + size_t(b) * block_size_, block_size_));
+      }
+    }
+    auto wr = data_->pwrite(uint64_t(pieces[i].page) * block_size_,
+                            std::span<const std::byte>(tmp.data, tmp.size));
+    // Fails exactly the writes that had pages in it.
+    if (!wr) {
+      for (size_t q = i; q < j; ++q)
+        failed[pieces[q].write] = wr.error();
+    }
+    i = j;
   }
-  rec.page_crcs = std::move(crcs);  // replay tells a damaged page from a torn write by them
+  return failed;
+}
+
+void CachedLun::commit_writes(std::span<BatchedWrite* const> writes) {
+  // Data first, every write of the batch: a record must never reach the journal before the
+  // pages it points to are written. A write whose data failed gets its error alone.
+  std::vector<std::vector<uint32_t>> crcs;
+  const std::vector<std::error_code> failed = write_pages(writes, crcs);
+  std::vector<Record> recs;
+  std::vector<BatchedWrite*> committing;
+  recs.reserve(writes.size());
+  committing.reserve(writes.size());
+  for (size_t k = 0; k < writes.size(); ++k) {
+    BatchedWrite& w = *writes[k];
+    if (failed[k]) {
+      std::lock_guard lock(mu_);
+      state_->free_unreferenced(w.runs);
+      w.result = local_failure_locked(failed[k], "data write", false);
+      continue;
+    }
+    const uint32_t n = uint32_t(w.buf.size() / block_size_);
+    Record rec;
+    rec.type = RecordType::write;
+    for (uint32_t i = 0; i < n;) {
+      uint64_t chunk = (w.lba + i) / chunk_blocks_;
+      uint32_t first = uint32_t((w.lba + i) % chunk_blocks_);
+      uint32_t count = std::min<uint32_t>(n - i, chunk_blocks_ - first);
+      rec.segments.push_back({chunk, first, count, slice_runs(w.runs, i, count)});
+      i += count;
+    }
+    rec.page_crcs = std::move(crcs[k]);  // replay tells a damaged page from a torn write by them
+    recs.push_back(std::move(rec));
+    committing.push_back(&w);
+  }
+  if (committing.empty()) return;
   std::lock_guard lock(mu_);
   if (failed_) {
-    state_->free_unreferenced(runs);
-    return failed_errc_;
+    for (BatchedWrite* w : committing) {
+      state_->free_unreferenced(w->runs);
+      w->result = failed_errc_;
+    }
+    return;
   }
-  // The pages' CRCs before any record refers to them: reads and uploads check them.
-  uint32_t k = 0;
-  for (const PageRun& r : runs) {
-    for (uint32_t i = 0; i < r.count; ++i)
-      state_->set_page_crc(r.page + i, rec.page_crcs[k++]);
+  for (size_t k = 0; k < committing.size(); ++k) {
+    const BatchedWrite& w = *committing[k];
+    const Record& rec = recs[k];
+    // The pages' CRCs before any record refers to them: reads and uploads check them.
+    uint32_t c = 0;
+    for (const PageRun& r : w.runs) {
+      for (uint32_t i = 0; i < r.count; ++i)
+        state_->set_page_crc(r.page + i, rec.page_crcs[c++]);
+    }
+    // One record per command: after a crash it is all there or not at all, even across a
+    // chunk boundary. Applied in arrival order, so of two overlapping writes in one batch the
+    // later one wins, in the state and at replay (records keep the same order).
+    for (const Segment& s : rec.segments) {
+      state_->apply_write(s);
+      touch_locked(state_->chunk(s.chunk));
+    }
+    data_since_checkpoint_ += w.buf.size();
   }
-  // One record for the whole command: after a crash it is all there or not at all, even
-  // across a chunk boundary.
-  for (const Segment& s : rec.segments) {
-    state_->apply_write(s);
-    touch_locked(state_->chunk(s.chunk));
-  }
-  data_since_checkpoint_ += buf.size();
   if (data_since_checkpoint_ > cfg_.checkpoint_data_bytes ||
       journal_off_ > cfg_.checkpoint_journal_bytes) {
     kick_maintenance_ = true;
   }
-  return append_record_locked(rec);
+  const Result<void> appended = append_records_locked(recs);
+  for (BatchedWrite* w : committing)
+    w->result = appended;
 }
 
 asio::awaitable<Result<void>> CachedLun::write(core::Lba lba, std::span<const std::byte> buf,
@@ -248,9 +337,12 @@ asio::awaitable<Result<void>> CachedLun::write(core::Lba lba, std::span<const st
   const auto pages = uint32_t(n);
   auto runs = co_await allocate_pages(pages, deadline);
   if (!runs) co_return runs.error();
-  auto r = co_await run_blocking(
-      pool_, [this, lba, buf, &runs]() { return write_and_commit(lba, buf, *runs); });
-  if (!r) co_return r;
+  BatchedWrite w;
+  w.lba = lba;
+  w.buf = buf;
+  w.runs = std::move(*runs);
+  co_await batcher_->submit(w);
+  if (!w.result) co_return w.result;
   if (flags.fua || !wce_.load()) co_return co_await make_durable();
   co_return Result<void>{};
 }

@@ -36,6 +36,7 @@
 #include "cache/format.hpp"
 #include "cache/hooks.hpp"
 #include "cache/state.hpp"
+#include "cache/write_batch.hpp"
 #include "core/block_device.hpp"
 #include "core/log.hpp"
 #include "core/object_store.hpp"
@@ -73,6 +74,8 @@ struct CacheStats {
   uint64_t page_crc_repairs = 0;      // of those, clean pages rewritten from their Swift object
   uint64_t damaged_dirty_blocks = 0;  // dirty blocks lost that way: MEDIUM ERROR until rewritten
   bool writes_stopped = false;        // a local failure stopped writes (until a probe resumes)
+  uint64_t write_batches = 0;         // group commits of writes (write_batch.hpp)
+  uint64_t batched_writes = 0;        // writes in them
 };
 
 struct OrphanReport {
@@ -172,9 +175,16 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   boost::asio::awaitable<core::Result<void>> wait_dirty_room(uint64_t blocks, Deadline deadline);
   boost::asio::awaitable<core::Result<std::vector<PageRun>>> allocate_pages(uint32_t n,
                                                                             Deadline deadline);
-  core::Result<void> write_and_commit(core::Lba lba, std::span<const std::byte> buf,
-                                      const std::vector<PageRun>& runs);  // pool
+  // Pool, one batch at a time (write_batch.hpp): the data of each write into its pages, then
+  // one journal append of all their records, in arrival order.
+  void commit_writes(std::span<BatchedWrite* const> writes);
+  // Pool: the data of `writes` into their pages, and the CRC of each page (by write, in block
+  // order); per write, the error of a data write that held any of its pages.
+  std::vector<std::error_code> write_pages(std::span<BatchedWrite* const> writes,
+                                           std::vector<std::vector<uint32_t>>& crcs);
   core::Result<void> append_record_locked(Record& rec);
+  // Several records in one journal write; all fail together (writes stop, as for one).
+  core::Result<void> append_records_locked(std::vector<Record>& recs);
   // Counts and logs (rate-limited) a failed cache-file operation and returns what the initiator
   // is told (local_errc); `stop` also stops writes until the resume probe succeeds, as a
   // journal that may hold a hole must not be appended to. Holds mu_.
@@ -273,6 +283,7 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   bool capacity_changed_ = false;
   bool restored_local_ = false;
   std::atomic<bool> wce_{true};
+  std::unique_ptr<WriteBatcher> batcher_;  // group commit of the writes (commit_writes)
 
   mutable std::mutex mu_;  // guards everything below up to the atomics
   std::unique_ptr<CacheState> state_;
