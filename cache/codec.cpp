@@ -123,9 +123,10 @@ namespace {
 // copies it into the body, extends the running CRC32C (whose value at each granule's end is the
 // range table's entry, and at the end the content CRC) and feeds the MD5, all while the
 // granule is in cache: one pass over memory instead of four (copy, CRC, table, MD5).
-void encode_raw_one_pass(std::span<const std::byte> content, EncodedChunk& out) {
+// With `copy` false the body stays empty: the caller PUTs the content itself (encode_for_put).
+void encode_raw_one_pass(std::span<const std::byte> content, EncodedChunk& out, bool copy) {
   const uint64_t g = range_granule(content.size());
-  out.body.resize(content.size());
+  if (copy) out.body.resize(content.size());
   EVP_MD_CTX* md5 = EVP_MD_CTX_new();
   if (md5 == nullptr || EVP_DigestInit_ex(md5, EVP_md5(), nullptr) != 1) {
     EVP_MD_CTX_free(md5);
@@ -136,8 +137,11 @@ void encode_raw_one_pass(std::span<const std::byte> content, EncodedChunk& out) 
   size_t key = 0;
   for (uint64_t off = 0; off < content.size(); off += g) {
     const size_t len = size_t(std::min<uint64_t>(g, content.size() - off));
-    std::byte* dst = out.body.data() + off;
-    std::memcpy(dst, content.data() + off, len);
+    const std::byte* dst = content.data() + off;
+    if (copy) {
+      std::memcpy(out.body.data() + off, dst, len);
+      dst = out.body.data() + off;
+    }
     crc = core::crc32c(std::span<const std::byte>(dst, len), crc);
     EVP_DigestUpdate(md5, dst, len);
     hex += crc_hex(crc);
@@ -165,9 +169,21 @@ void encode_raw_one_pass(std::span<const std::byte> content, EncodedChunk& out) 
 
 core::Result<EncodedChunk> ChunkCodec::encode(uint64_t chunk, uint64_t gen,
                                               std::span<const std::byte> content) const {
+  return encode(chunk, gen, content, true);
+}
+
+core::Result<EncodedChunk> ChunkCodec::encode_for_put(uint64_t chunk, uint64_t gen,
+                                                      std::span<const std::byte> content) const {
+  return encode(chunk, gen, content, false);
+}
+
+core::Result<EncodedChunk> ChunkCodec::encode(uint64_t chunk, uint64_t gen,
+                                              std::span<const std::byte> content,
+                                              bool copy_raw) const {
   EncodedChunk out;
   if (!compress_ && !cipher_ && !content.empty()) {
-    encode_raw_one_pass(content, out);
+    encode_raw_one_pass(content, out, copy_raw);
+    out.body_is_content = !copy_raw;
     out.metadata[kCrcKey] = crc_hex(out.content_crc);
     out.metadata[kSizeKey] = std::to_string(content.size());
     out.metadata[kCodecKey] = "raw";

@@ -45,6 +45,7 @@ struct EncodedChunk {
   std::string md5;              // of body, compared with the ETag Swift returns
   uint32_t content_crc = 0;     // CRC32C of the content before encoding
   core::Metadata metadata;
+  bool body_is_content = false;  // encode_for_put() of a raw chunk: body is empty, PUT the content
 };
 
 class ChunkCodec {
@@ -54,6 +55,11 @@ class ChunkCodec {
 
   core::Result<EncodedChunk> encode(uint64_t chunk, uint64_t gen,
                                     std::span<const std::byte> content) const;
+  // As encode(), but a raw chunk (no compression, no cipher) is not copied into `body`: it is
+  // stored as it is, so the caller PUTs `content` itself (body_is_content). Saves the upload a
+  // 4 MiB zero-fill and copy per chunk, ~0.3 CPU s per GiB drained (tests/bench/cache/README.md).
+  core::Result<EncodedChunk> encode_for_put(uint64_t chunk, uint64_t gen,
+                                            std::span<const std::byte> content) const;
   // Checks the content against `expected_crc` (our index's) and the CRC in metadata, and, only
   // when there is no expected CRC, the ETag against the body (with one, the MD5 adds nothing
   // but ~8 ms of CPU per 4 MiB, and the cache's GETs turn SwiftStore's ETag check off for the
@@ -65,6 +71,8 @@ class ChunkCodec {
   bool ranged_reads() const { return !compress_ && !cipher_; }
 
  private:
+  core::Result<EncodedChunk> encode(uint64_t chunk, uint64_t gen,
+                                    std::span<const std::byte> content, bool copy_raw) const;
   bool compress_;
   int level_;
   std::shared_ptr<ChunkCipher> cipher_;
