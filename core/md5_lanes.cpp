@@ -103,7 +103,7 @@ Md5Digest md5_finish(Md5State s, std::span<const std::byte> tail, uint64_t total
   // The tail, 0x80, zeros up to 56 mod 64, then the length in bits, little-endian: one block,
   // or two when the tail leaves fewer than 9 bytes for 0x80 and the length.
   std::byte pad[2 * kMd5Block] = {};
-  std::memcpy(pad, tail.data(), tail.size());
+  if (!tail.empty()) std::memcpy(pad, tail.data(), tail.size());  // an empty span may be null
   pad[tail.size()] = std::byte{0x80};
   const size_t len = tail.size() + 9 <= kMd5Block ? kMd5Block : 2 * kMd5Block;
   const uint64_t bits = total * 8;
@@ -145,7 +145,7 @@ Md5Digest md5(std::span<const std::byte> message) {
   return d;
 }
 
-std::string md5_hex(const Md5Digest& d) {
+std::string md5_digest_hex(const Md5Digest& d) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string s;
   s.reserve(32);

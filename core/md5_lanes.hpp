@@ -42,7 +42,7 @@ Md5Digest md5_finish(Md5State s, std::span<const std::byte> tail, uint64_t total
 void md5_many(std::span<const std::span<const std::byte>> messages, std::span<Md5Digest> out);
 Md5Digest md5(std::span<const std::byte> message);
 
-std::string md5_hex(const Md5Digest& d);
+std::string md5_digest_hex(const Md5Digest& d);
 // Whether md5_blocks_lanes uses a SIMD kernel here ("avx2" or "plain"), for benchmarks.
 const char* md5_lanes_kernel();
 // Tests and the A/B benchmark: false makes md5_blocks_lanes use the plain kernel lane by lane.

@@ -21,7 +21,7 @@ std::string openssl_md5(std::span<const std::byte> m) {
   EXPECT_EQ(EVP_Digest(m.data(), m.size(), md, &len, EVP_md5(), nullptr), 1);
   Md5Digest d{};
   std::copy(md, md + 16, d.begin());
-  return core::md5_hex(d);
+  return core::md5_digest_hex(d);
 }
 
 std::span<const std::byte> bytes(std::string_view s) {
@@ -60,14 +60,14 @@ TEST_P(Md5Lanes, Rfc1321Vectors) {
   };
   std::vector<std::span<const std::byte>> msgs;
   for (const auto& [m, want] : vectors) {
-    EXPECT_EQ(core::md5_hex(core::md5(bytes(m))), want) << m;
+    EXPECT_EQ(core::md5_digest_hex(core::md5(bytes(m))), want) << m;
     msgs.push_back(bytes(m));
   }
   // All seven at once, as lanes of one call.
   std::vector<Md5Digest> out(msgs.size());
   core::md5_many(msgs, out);
   for (size_t i = 0; i < msgs.size(); ++i)
-    EXPECT_EQ(core::md5_hex(out[i]), vectors[i].second);
+    EXPECT_EQ(core::md5_digest_hex(out[i]), vectors[i].second);
 }
 
 TEST_P(Md5Lanes, EveryLaneCountEqualLengths) {
@@ -83,7 +83,7 @@ TEST_P(Md5Lanes, EveryLaneCountEqualLengths) {
       std::vector<Md5Digest> out(lanes);
       core::md5_many(msgs, out);
       for (size_t l = 0; l < lanes; ++l)
-        ASSERT_EQ(core::md5_hex(out[l]), openssl_md5(msgs[l]))
+        ASSERT_EQ(core::md5_digest_hex(out[l]), openssl_md5(msgs[l]))
             << "len " << len << " lane " << l << " of " << lanes;
     }
   }
@@ -99,7 +99,7 @@ TEST_P(Md5Lanes, FourMiBChunks) {
   std::vector<Md5Digest> out(msgs.size());
   core::md5_many(msgs, out);
   for (size_t l = 0; l < msgs.size(); ++l)
-    EXPECT_EQ(core::md5_hex(out[l]), openssl_md5(msgs[l]));
+    EXPECT_EQ(core::md5_digest_hex(out[l]), openssl_md5(msgs[l]));
 }
 
 TEST_P(Md5Lanes, DifferentLengthsAndAlignments) {
@@ -117,7 +117,8 @@ TEST_P(Md5Lanes, DifferentLengthsAndAlignments) {
     std::vector<Md5Digest> out(lanes);
     core::md5_many(msgs, out);
     for (size_t l = 0; l < lanes; ++l)
-      ASSERT_EQ(core::md5_hex(out[l]), openssl_md5(msgs[l])) << "round " << round << " lane " << l;
+      ASSERT_EQ(core::md5_digest_hex(out[l]), openssl_md5(msgs[l]))
+          << "round " << round << " lane " << l;
   }
 }
 
@@ -133,11 +134,11 @@ TEST_P(Md5Lanes, IncrementalStepsMatchOneShot) {
   core::md5_blocks_lanes(s, q, 3, 4);  // 3-6
   core::md5_blocks(s[0], a.data() + 448, 3);
   core::md5_blocks(s[2], c.data() + 448, 5);
-  EXPECT_EQ(core::md5_hex(core::md5_finish(s[0], std::span(a).subspan(640), a.size())),
+  EXPECT_EQ(core::md5_digest_hex(core::md5_finish(s[0], std::span(a).subspan(640), a.size())),
             openssl_md5(a));
-  EXPECT_EQ(core::md5_hex(core::md5_finish(s[1], std::span(b).subspan(448), b.size())),
+  EXPECT_EQ(core::md5_digest_hex(core::md5_finish(s[1], std::span(b).subspan(448), b.size())),
             openssl_md5(b));
-  EXPECT_EQ(core::md5_hex(core::md5_finish(s[2], std::span(c).subspan(768), c.size())),
+  EXPECT_EQ(core::md5_digest_hex(core::md5_finish(s[2], std::span(c).subspan(768), c.size())),
             openssl_md5(c));
 }
 
