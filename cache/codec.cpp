@@ -9,6 +9,7 @@
 #include <new>
 
 #include "core/crc32c.hpp"
+#include "core/md5_lanes.hpp"
 
 namespace swiftness::cache {
 
@@ -119,22 +120,53 @@ std::string crc_hex(uint32_t crc) {
 
 namespace {
 
+// The range table of one raw chunk, built from the running CRC32C as the content goes by in
+// steps that never cross a granule's end: an entry at each granule's end and at the content's.
+class TableBuilder {
+ public:
+  TableBuilder(EncodedChunk& out, uint64_t size)
+      : out_(out), size_(size), g_(range_granule(size)) {}
+  uint64_t granule() const { return g_; }
+  // `bytes` are the content from `offset` on.
+  void add(std::span<const std::byte> bytes, uint64_t offset) {
+    crc_ = core::crc32c(bytes, crc_);
+    const uint64_t end = offset + bytes.size();
+    if (end % g_ != 0 && end != size_) return;
+    hex_ += crc_hex(crc_);
+    if (hex_.size() == kEntriesPerKey * 8) {
+      out_.metadata[kTablePrefix + std::to_string(key_++)] = std::move(hex_);
+      hex_.clear();
+    }
+  }
+  void finish() {
+    if (!hex_.empty()) out_.metadata[kTablePrefix + std::to_string(key_)] = std::move(hex_);
+    out_.metadata[kGranuleKey] = std::to_string(g_);
+    out_.content_crc = crc_;
+  }
+
+ private:
+  EncodedChunk& out_;
+  uint64_t size_;
+  uint64_t g_;
+  std::string hex_;
+  size_t key_ = 0;
+  uint32_t crc_ = 0;
+};
+
 // Raw content, no cipher (the common case): the body is the content, so one sweep per granule
 // copies it into the body, extends the running CRC32C (whose value at each granule's end is the
 // range table's entry, and at the end the content CRC) and feeds the MD5, all while the
 // granule is in cache: one pass over memory instead of four (copy, CRC, table, MD5).
 // With `copy` false the body stays empty: the caller PUTs the content itself (encode_for_put).
 void encode_raw_one_pass(std::span<const std::byte> content, EncodedChunk& out, bool copy) {
-  const uint64_t g = range_granule(content.size());
+  TableBuilder table(out, content.size());
+  const uint64_t g = table.granule();
   if (copy) out.body.resize(content.size());
   EVP_MD_CTX* md5 = EVP_MD_CTX_new();
   if (md5 == nullptr || EVP_DigestInit_ex(md5, EVP_md5(), nullptr) != 1) {
     EVP_MD_CTX_free(md5);
     throw std::bad_alloc();
   }
-  std::string hex;
-  uint32_t crc = 0;
-  size_t key = 0;
   for (uint64_t off = 0; off < content.size(); off += g) {
     const size_t len = size_t(std::min<uint64_t>(g, content.size() - off));
     const std::byte* dst = content.data() + off;
@@ -142,17 +174,10 @@ void encode_raw_one_pass(std::span<const std::byte> content, EncodedChunk& out, 
       std::memcpy(out.body.data() + off, dst, len);
       dst = out.body.data() + off;
     }
-    crc = core::crc32c(std::span<const std::byte>(dst, len), crc);
+    table.add(std::span<const std::byte>(dst, len), off);
     EVP_DigestUpdate(md5, dst, len);
-    hex += crc_hex(crc);
-    if (hex.size() == kEntriesPerKey * 8) {
-      out.metadata[kTablePrefix + std::to_string(key++)] = std::move(hex);
-      hex.clear();
-    }
   }
-  if (!hex.empty()) out.metadata[kTablePrefix + std::to_string(key)] = std::move(hex);
-  out.metadata[kGranuleKey] = std::to_string(g);
-  out.content_crc = crc;
+  table.finish();
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_DigestFinal_ex(md5, digest, &n);
@@ -163,6 +188,56 @@ void encode_raw_one_pass(std::span<const std::byte> content, EncodedChunk& out, 
     out.md5 += kHex[digest[i] >> 4];
     out.md5 += kHex[digest[i] & 15];
   }
+}
+
+// encode_raw_one_pass (without the copy) for up to kMd5MaxLanes chunks at once: in steps of
+// the smallest granule, the lanes' MD5s advance in lockstep over the whole blocks all of them
+// have, each lane then over its own further blocks, and each lane's CRC32C and table over the
+// step, while the step's bytes of every lane (8 x 64 KiB) are in cache.
+void encode_raw_lanes(std::span<const std::span<const std::byte>> contents,
+                      std::span<EncodedChunk> outs) {
+  const size_t n = contents.size();
+  std::vector<TableBuilder> tables;
+  tables.reserve(n);
+  core::Md5State states[core::kMd5MaxLanes];
+  const std::byte* at[core::kMd5MaxLanes];
+  uint64_t common = UINT64_MAX, longest = 0;
+  for (size_t l = 0; l < n; ++l) {
+    tables.emplace_back(outs[l], contents[l].size());
+    states[l] = core::md5_init();
+    common = std::min<uint64_t>(common, contents[l].size() / core::kMd5Block * core::kMd5Block);
+    longest = std::max<uint64_t>(longest, contents[l].size());
+  }
+  for (uint64_t off = 0; off < longest; off += kMinGranule) {
+    const uint64_t lockstep_end = std::min(off + kMinGranule, common);
+    if (lockstep_end > off) {
+      for (size_t l = 0; l < n; ++l)
+        at[l] = contents[l].data() + off;
+      core::md5_blocks_lanes(states, at, n, size_t((lockstep_end - off) / core::kMd5Block));
+    }
+    for (size_t l = 0; l < n; ++l) {
+      const auto c = contents[l];
+      if (off >= c.size()) continue;
+      const uint64_t whole = c.size() / core::kMd5Block * core::kMd5Block;
+      const uint64_t from = std::max(off, common), to = std::min(off + kMinGranule, whole);
+      if (to > from)
+        core::md5_blocks(states[l], c.data() + from, size_t((to - from) / core::kMd5Block));
+      const uint64_t end = std::min<uint64_t>(off + kMinGranule, c.size());
+      tables[l].add(c.subspan(off, end - off), off);
+    }
+  }
+  for (size_t l = 0; l < n; ++l) {
+    tables[l].finish();
+    const auto c = contents[l];
+    const uint64_t whole = c.size() / core::kMd5Block * core::kMd5Block;
+    outs[l].md5 = core::md5_digest_hex(core::md5_finish(states[l], c.subspan(whole), c.size()));
+  }
+}
+
+void set_raw_metadata(EncodedChunk& out, uint64_t size) {
+  out.metadata[kCrcKey] = crc_hex(out.content_crc);
+  out.metadata[kSizeKey] = std::to_string(size);
+  out.metadata[kCodecKey] = "raw";
 }
 
 }  // namespace
@@ -177,6 +252,44 @@ core::Result<EncodedChunk> ChunkCodec::encode_for_put(uint64_t chunk, uint64_t g
   return encode(chunk, gen, content, false);
 }
 
+std::vector<core::Result<EncodedChunk>> ChunkCodec::encode_for_put_many(
+    std::span<const PutInput> in) const {
+  std::vector<core::Result<EncodedChunk>> results;
+  results.reserve(in.size());
+  // Raw, non-empty chunks in groups of up to kMd5MaxLanes; the rest (and a group of one, where
+  // OpenSSL's single stream is faster than one lane of eight) one by one.
+  std::vector<size_t> lanes;
+  std::vector<std::span<const std::byte>> contents;
+  std::vector<EncodedChunk> outs;
+  auto flush = [&] {
+    if (lanes.size() == 1) {
+      results[lanes[0]] = encode_for_put(in[lanes[0]].chunk, in[lanes[0]].gen, contents[0]);
+    } else if (!lanes.empty()) {
+      outs.assign(lanes.size(), EncodedChunk{});
+      encode_raw_lanes(contents, outs);
+      for (size_t l = 0; l < lanes.size(); ++l) {
+        outs[l].body_is_content = true;
+        set_raw_metadata(outs[l], contents[l].size());
+        results[lanes[l]] = std::move(outs[l]);
+      }
+    }
+    lanes.clear();
+    contents.clear();
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    results.emplace_back(std::make_error_code(std::errc::invalid_argument));
+    if (compress_ || cipher_ || in[i].content.empty()) {
+      results[i] = encode_for_put(in[i].chunk, in[i].gen, in[i].content);
+      continue;
+    }
+    lanes.push_back(i);
+    contents.push_back(in[i].content);
+    if (lanes.size() == core::kMd5MaxLanes) flush();
+  }
+  flush();
+  return results;
+}
+
 core::Result<EncodedChunk> ChunkCodec::encode(uint64_t chunk, uint64_t gen,
                                               std::span<const std::byte> content,
                                               bool copy_raw) const {
@@ -184,9 +297,7 @@ core::Result<EncodedChunk> ChunkCodec::encode(uint64_t chunk, uint64_t gen,
   if (!compress_ && !cipher_ && !content.empty()) {
     encode_raw_one_pass(content, out, copy_raw);
     out.body_is_content = !copy_raw;
-    out.metadata[kCrcKey] = crc_hex(out.content_crc);
-    out.metadata[kSizeKey] = std::to_string(content.size());
-    out.metadata[kCodecKey] = "raw";
+    set_raw_metadata(out, content.size());
     return out;
   }
   out.content_crc = core::crc32c(content);
