@@ -210,7 +210,7 @@ class CachedLun final : public core::BlockDevice, public std::enable_shared_from
   // Checks the blocks of page piece `p`, read into `dst`, against `want` (indexed by block of
   // the read); each block that fails goes to `damaged` as a piece of its own. Pool.
   void check_piece(const ReadPiece& p, std::span<const std::byte> dst,
-                   const std::vector<std::optional<uint32_t>>& want,
+                   std::span<const std::optional<uint32_t>> want,
                    std::vector<ReadPiece>& damaged) const;
   // A page piece's block that failed its CRC (`piece` covers that one block): a clean block is
   // served from the chunk's current object and its page rewritten; a dirty one is marked

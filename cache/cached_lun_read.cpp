@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/container/small_vector.hpp>
 #include <cstring>
 
 #include "cache/blocking.hpp"
@@ -28,10 +29,11 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
   const uint64_t n = buf.size() / block_size_;
   if (n == 0) co_return Result<void>{};
   if (lba + n > lun_blocks_ || buf.size() % block_size_ != 0) co_return block_errc::out_of_range;
-  std::vector<ReadPiece> pieces;
-  std::vector<uint32_t> pinned;
+  // Small inline buffers: a 4 KiB hit is one piece and one run and allocates nothing here.
+  boost::container::small_vector<ReadPiece, 4> pieces;
+  boost::container::small_vector<PageRun, 4> pinned;
   // Per block of the read: the CRC its cache page must match (issue 8), if it has one.
-  std::vector<std::optional<uint32_t>> want(n);
+  boost::container::small_vector<std::optional<uint32_t>, 16> want(n);
   bool streaming = false;
   {
     std::lock_guard lock(mu_);
@@ -45,29 +47,48 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
       uint32_t count = uint32_t(std::min<uint64_t>(n - i, chunk_blocks_ - first));
       ChunkState* c = state_->find(chunk);
       if (c) touch_locked(*c);
-      for (uint32_t k = 0; k < count; ++k) {
+      const uint32_t* entries = c ? c->entries.data() : nullptr;
+      const uint32_t have = c ? uint32_t(std::min<size_t>(c->entries.size(), first + count)) : 0;
+      for (uint32_t k = 0; k < count;) {
         uint32_t b = first + k;
-        uint32_t e = (c && b < c->entries.size()) ? c->entries[b] : kNoPage;
+        uint32_t e = b < have ? entries[b] : kNoPage;
         size_t off = size_t(i + k) * block_size_;
-        ReadPiece p{};
         if (is_page(e)) {
-          state_->pin(e);
-          pinned.push_back(e);
-          want[i + k] = expected_crc_locked(e);
-          p = {ReadPiece::page, e, 1, off, chunk, {}};
-        } else if (e == kZeroPage || !c || !c->object.exists()) {
+          // A run of blocks on consecutive pages (what one write left) in one step: pinned,
+          // their CRCs noted, one piece.
+          uint32_t len = 1;
+          while (b + len < have && entries[b + len] == e + len && is_page(e + len))
+            ++len;
+          for (uint32_t j = 0; j < len; ++j) {
+            state_->pin(e + j);
+            if (state_->page_crc_known(e + j)) want[i + k + j] = state_->page_crc(e + j);
+          }
+          pinned.push_back({e, len});
+          ReadPiece* q = pieces.empty() ? nullptr : &pieces.back();
+          if (q && q->kind == ReadPiece::page && q->chunk == chunk &&
+              q->buf_offset + size_t(q->count) * block_size_ == off &&
+              q->page_or_block + q->count == e) {
+            q->count += len;
+          } else {
+            pieces.push_back({ReadPiece::page, e, len, off, chunk, {}});
+          }
+          k += len;
+          continue;
+        }
+        ReadPiece p{};
+        if (e == kZeroPage || !c || !c->object.exists()) {
           p = {ReadPiece::zero, 0, 1, off, chunk, {}};
         } else {
           p = {ReadPiece::miss, b, 1, off, chunk, c->object};
         }
+        ++k;
         // Coalesce with the previous piece when contiguous in both buffer and source.
         if (!pieces.empty()) {
           ReadPiece& q = pieces.back();
           bool same = q.kind == p.kind && q.buf_offset + size_t(q.count) * block_size_ == off &&
                       q.chunk == p.chunk;
-          if (same &&
-              (p.kind == ReadPiece::zero || (q.page_or_block + q.count == p.page_or_block &&
-                                             (p.kind == ReadPiece::page || q.ref == p.ref)))) {
+          if (same && (p.kind == ReadPiece::zero ||
+                       (q.page_or_block + q.count == p.page_or_block && q.ref == p.ref))) {
             ++q.count;
             continue;
           }
@@ -154,7 +175,7 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
     }
     serve(p, **content, 0);
   }
-  std::vector<size_t> unreadable;  // page pieces whose pread failed
+  boost::container::small_vector<size_t, 2> unreadable;  // page pieces whose pread failed
   std::vector<ReadPiece> damaged;  // blocks of page pieces that failed their CRC, one each
   // A small read the page cache holds is served here, on the io thread: the hop to the pool and
   // back cost two thread wake-ups per command, most of a 4 KiB hit's CPU. The first piece
@@ -203,8 +224,8 @@ asio::awaitable<Result<void>> CachedLun::read(core::Lba lba, std::span<std::byte
   }
   {
     std::lock_guard lock(mu_);
-    for (uint32_t p : pinned)
-      state_->unpin(p);
+    for (const PageRun& r : pinned)
+      state_->unpin(r.page, r.count);
   }
   co_return result;
 }

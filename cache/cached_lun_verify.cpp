@@ -22,7 +22,7 @@ std::optional<uint32_t> CachedLun::expected_crc_locked(uint32_t page) const {
 }
 
 void CachedLun::check_piece(const ReadPiece& p, std::span<const std::byte> dst,
-                            const std::vector<std::optional<uint32_t>>& want,
+                            std::span<const std::optional<uint32_t>> want,
                             std::vector<ReadPiece>& damaged) const {
   const size_t first = p.buf_offset / block_size_;
   for (uint32_t j = 0; j < p.count; ++j) {

@@ -85,6 +85,11 @@ void CacheState::unpin(uint32_t page) {
   }
 }
 
+void CacheState::unpin(uint32_t first, uint32_t count) {
+  for (uint32_t i = 0; i < count; ++i)
+    unpin(first + i);
+}
+
 void CacheState::retire(uint32_t page) {
   quarantine_.push_back(page);
   // A write or an unmap over a damaged block heals it: the bad page is no longer read.

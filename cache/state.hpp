@@ -95,6 +95,7 @@ class CacheState {
   void free_unreferenced(std::span<const PageRun> runs);  // pages no record refers to
   void pin(uint32_t page) { ++pins_[page]; }
   void unpin(uint32_t page);
+  void unpin(uint32_t first, uint32_t count);  // pages first.. first + count - 1
   std::vector<uint32_t> take_quarantine();
   void release(std::span<const uint32_t> pages);  // after a checkpoint made them unreferenced
   void rebuild_free_map();                        // after loading or replaying: free = unused
