@@ -17,6 +17,8 @@ root and, once, `perf probe -x /lib/x86_64-linux-gnu/libc.so.6 malloc`. --events
 perf events per command the same way, e.g. `--events context-switches,io_uring:io_uring_queue_async_work`
 (wake-ups, and io_uring requests punted to the kernel's io-wq workers). --env KEY=VALUE sets
 a variable for the daemon (A/B switches such as SWIFTNESS_FILE_URING=0).
+--profile N records the daemon alone (perf record -g -p) during each job and prints its N hottest
+symbols. A job "settle" waits until the daemon is idle (the flusher done) before the next job.
 --system-profile samples the whole machine (perf record -a, root) during each job and prints
 where both cores went: the daemon, the load generator, idle, everything else, each split into
 user and kernel time, and the share of all samples in the kernel's TCP/loopback path.
@@ -92,6 +94,26 @@ def system_profile(data, daemon_comm):
             f"; TCP/loopback kernel path {net:.1f}%")
 
 
+def daemon_profile(data, top):
+    """The daemon's `top` hottest symbols, flat (self time), as perf report prints them."""
+    rows = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none",
+                           "--sort", "sym", "--percent-limit", "0.5"],
+                          capture_output=True, text=True, timeout=300).stdout
+    hot = [r for r in rows.splitlines() if r.strip() and not r.lstrip().startswith("#")]
+    return "\n".join("    " + r.strip() for r in hot[:top])
+
+
+def settle(pid, limit):
+    """Waits until the daemon uses under 2% of a core for a second, at most `limit` s."""
+    start = time.time()
+    while time.time() < start + limit:
+        before = cpu_seconds(pid)
+        time.sleep(1)
+        if cpu_seconds(pid) - before < 0.02:
+            break
+    return time.time() - start
+
+
 def config(kind, work, port, swift_env, size_mib):
     cfg = (f"state_dir: {work}/state\nlog_level: warn\ntarget:\n  iqn: {IQN}\n"
            f"  portals: [\"127.0.0.1:{port}\"]\n")
@@ -124,6 +146,9 @@ def main():
     ap.add_argument("--events", default="", help="comma-separated perf events to count per command")
     ap.add_argument("--system-profile", action="store_true",
                     help="perf record -a during each job: where the machine's time went")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="perf record -g of the daemon during each job; print its N hottest "
+                    "symbols (flat, --no-children: the RelWithDebInfo build has no frame pointers)")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the daemon")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (daemon log)")
     a = ap.parse_args()
@@ -165,13 +190,13 @@ def main():
         scan = [a.loadgen, "--rw", "seqread", "--bs", "1m", "--qd", "8", "--duration", "0",
                 "--ops", str(a.size_mib), url]
         subprocess.run(scan, capture_output=True, check=True)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            before = cpu_seconds(daemon.pid)
-            time.sleep(1)
-            if cpu_seconds(daemon.pid) - before < 0.02:
-                break
+        settle(daemon.pid, 120)
         for job in a.jobs.split(","):
+            if job == "settle":
+                # Between jobs: let the flusher upload what a write job left dirty, so a read
+                # job after it is not disturbed by uploads.
+                print(f"settled in {settle(daemon.pid, 600):.0f} s", flush=True)
+                continue
             rw, bs, qd, *rest = job.split(":")
             sessions = rest[0] if rest else "1"
             loadgen = [a.loadgen, "--rw", rw, "--bs", bs, "--qd", qd, "--sessions", sessions,
@@ -203,6 +228,12 @@ def main():
                                             f"{work}/system.data"],
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(0.5)
+            recorder = None
+            if a.profile:
+                recorder = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p",
+                                             str(daemon.pid), "-o", f"{work}/daemon.data"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(0.5)
             before = cpu_seconds(daemon.pid)
             run = subprocess.run(loadgen, capture_output=True, text=True)
             used = cpu_seconds(daemon.pid) - before
@@ -226,6 +257,10 @@ def main():
                     line += f", {per} {name}/command"
             line += f" (load {open('/proc/loadavg').read().split()[0]})"
             print(line.strip(), flush=True)
+            if recorder:
+                recorder.send_signal(signal.SIGINT)  # our child, by PID: it writes the file
+                recorder.wait(timeout=120)
+                print(daemon_profile(f"{work}/daemon.data", a.profile), flush=True)
             if sampler:
                 sampler.send_signal(signal.SIGINT)  # our child, by PID: it writes the file
                 sampler.wait(timeout=120)
