@@ -4,11 +4,14 @@
 Starts a Swift (deploy/swift-aio.sh through the swift_aio fixture script, or uses a running one
 with --swift-env), tgtd (Debian tgt, rdwr backing store on a file) and swiftness (one Swift-backed
 LUN of the same size) on 127.0.0.1, then, alternating which target goes first:
-  hot   iscsi-loadgen 4 KiB random read/write at each QD, 1 MiB sequential read/write
+  hot   iscsi-loadgen 4 KiB random read/write at each QD, 1 MiB sequential read/write, each
+        run after Swiftness drained what earlier runs left dirty (untimed)
   drain the prefill's dirty bytes uploaded by `swiftness cache drain`, against swift_bench's raw
         parallel PUT/GET of the same Swift (chunk-sized objects, flush_concurrency streams)
   cold  after SIGTERM (drain), a wiped cache and a restart: 1 MiB sequential read of the whole
         LUN (against raw GET) and 4 KiB random read at the highest QD (cache wiped again)
+  restart  a second LUN (4 GiB in full mode) written whole and left dirty, kill -9, restart:
+        seconds to listening and to the first READ answered (restart_dirty.py; issue 5)
   vm    fio in the kernel-initiator guest of tests/e2e (vm.py, guest-init.sh step fiobench)
         against both targets, CRC32C header and data digests on both
 and the targets' CPU seconds per GiB and peak RSS (/proc/PID/stat and status). Writes REPORT.md,
@@ -37,16 +40,17 @@ sys.path.insert(0, HERE)
 import vm  # noqa: E402  the guest: shared with the e2e test
 import swiftness_e2e  # noqa: E402  Daemon, free_port: shared with the e2e test
 import report_md  # noqa: E402
+import restart_dirty  # noqa: E402
 
 MODES = {
     # LUN MiB, seconds per loadgen run, ramp, rounds, QDs, VM fio seconds (0: no VM), VM rounds,
     # perf profiles of the daemon
     "tiny": dict(size_mib=64, duration=1, ramp=0, rounds=1, qds=[1, 32], fio_s=0, vm_rounds=0,
-                 profile=False),
+                 profile=False, restart_gib=0),
     "quick": dict(size_mib=256, duration=3, ramp=1, rounds=1, qds=[1, 8, 32], fio_s=5,
-                  vm_rounds=1, profile=True),
+                  vm_rounds=1, profile=True, restart_gib=1),
     "full": dict(size_mib=1024, duration=8, ramp=2, rounds=3, qds=[1, 8, 32], fio_s=10,
-                 vm_rounds=2, profile=True),
+                 vm_rounds=2, profile=True, restart_gib=4),
 }
 CHUNK_MIB = 4
 FLUSH_CONCURRENCY = 8  # the cache's default; raw Swift gets the same number of streams
@@ -267,8 +271,24 @@ class Bench:
             log(f"hot round {rnd} of {m['rounds']} ({', '.join(order)} first)")
             for rw, bs, qd in tests:
                 for t in order:
+                    self.quiesce(rnd)
                     self.loadgen_run(t, self.targets[t].url, rw, bs, qd, "hot", rnd,
                                      ["--duration", str(m["duration"]), "--ramp", str(m["ramp"])])
+
+    def quiesce(self, rnd):
+        """Uploads what earlier runs left dirty before the next run starts, untimed. Without it
+        the flusher's uploads (and Swift's CPU behind them) from one write run spill into the
+        runs after it, tgt's as much as Swiftness's: on 2 cores both targets then measure
+        Swift's background work. A write run still pays for the uploads its own writes start."""
+        sw = self.targets["swiftness"]
+        dirty = sw.status()["luns"][0]["dirty_bytes"]
+        if not dirty:
+            return
+        t0 = time.monotonic()
+        subprocess.run([self.a.swiftness, "cache", "drain", "--config", sw.daemon.config,
+                        "--timeout", "900"], check=True, timeout=960, capture_output=True)
+        self.record(dict(kind="quiesce", round=rnd, dirty_bytes=dirty,
+                         seconds=round(time.monotonic() - t0, 2)))
 
     def raw_swift(self, swift_env, size, rnd, phase):
         """swift_bench: PUT then GET of chunk-sized objects, FLUSH_CONCURRENCY streams, through
@@ -332,8 +352,9 @@ class Bench:
         during a hot run of each test where the goals are hardest; where the time goes."""
         sw = self.targets["swiftness"]
         for rw, bs, qd in (("randread", "4k", max(m["qds"])), ("randwrite", "4k", max(m["qds"])),
-                           ("seqwrite", "1m", SEQ_QD)):
+                           ("seqread", "1m", SEQ_QD), ("seqwrite", "1m", SEQ_QD)):
             data = os.path.join(self.work, f"perf-{rw}.data")
+            self.quiesce(0)
             perf = subprocess.Popen(["perf", "record", "-F", "999", "-p", str(sw.pid), "-o", data],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
@@ -544,6 +565,10 @@ def main():
         log("cold cache (SIGTERM drain, wipe, restart) vs raw GET")
         for rnd in range(1, rounds_swift + 1):
             b.cold(m, size, swift_env, rnd)
+        if m["restart_gib"]:
+            log(f"restart to serving with {m['restart_gib']} GiB dirty (kill -9)")
+            for r in restart_dirty.measure(a.build, m["restart_gib"], 2, swift_env, work):
+                b.record(r)
         if m["vm_rounds"]:
             # The cold sequential read left the whole LUN in the cache again: hot for fio too.
             b.loadgen_run("swiftness", sw.url, "seqread", "1m", SEQ_QD, "warm", 0,
